@@ -1,0 +1,75 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""The `medmo` command.
+
+    medmo convert SRC OUT           Qwen3-VL-format folder -> MedMO repository folder
+    medmo export-qwen3vl SRC OUT    MedMO folder -> plain Qwen3-VL folder (vLLM, SGLang)
+    medmo build-tiny OUT            a random tiny MedMO repository, for tests and demos
+
+Each sub-command's `--help` gives its options.
+"""
+
+import argparse
+import logging
+import sys
+
+
+logger = logging.getLogger("medmo")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from .checkpoint import convert_qwen3vl_to_medmo
+
+    output = convert_qwen3vl_to_medmo(args.source, args.output)
+    print(f"MedMO repository written to {output}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .checkpoint import export_medmo_to_qwen3vl
+
+    output = export_medmo_to_qwen3vl(args.source, args.output)
+    print(f"Qwen3-VL folder written to {output}")
+
+
+def _build_tiny(args: argparse.Namespace) -> None:
+    from .tiny import save_tiny
+
+    output = save_tiny(args.output, seed=args.seed)
+    print(f"Tiny MedMO repository written to {output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medmo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    convert = commands.add_parser("convert", help="turn a Qwen3-VL-format checkpoint folder into a MedMO repository")
+    convert.add_argument("source", help="folder with config.json and safetensors weights (e.g. a downloaded MedMO-8B)")
+    convert.add_argument("output", help="new folder to write (must not exist or be empty)")
+    convert.set_defaults(handler=_convert)
+
+    export = commands.add_parser("export-qwen3vl", help="write a MedMO folder as a plain Qwen3-VL checkpoint")
+    export.add_argument("source", help="a MedMO repository folder")
+    export.add_argument("output", help="new folder to write (must not exist or be empty)")
+    export.set_defaults(handler=_export)
+
+    tiny = commands.add_parser("build-tiny", help="write a random tiny MedMO repository (offline)")
+    tiny.add_argument("output", help="folder to write")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(handler=_build_tiny)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+
+    try:
+        args.handler(args)
+    except CheckpointError as error:
+        print(f"medmo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
