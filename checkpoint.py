@@ -150,16 +150,19 @@ def weight_files(folder: Path) -> tuple[list[str], str | None]:
     raise CheckpointError(f"{folder} has no {SINGLE_WEIGHTS} or {WEIGHT_INDEX}.")
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another file system, or links not allowed: copy in chunks instead
-        shutil.copyfile(source, target)
+def _link_or_copy(source: Path, target: Path, link: bool) -> None:
+    if link:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another file system, or links not allowed: copy instead
+            pass
+    shutil.copyfile(source, target)  # streams through the kernel; the file is never held in memory
 
 
-def _copy_side_files(source: Path, target: Path, weights: list[str], index: str | None) -> None:
+def _copy_side_files(source: Path, target: Path, weights: list[str], index: str | None, link: bool) -> None:
     for name in [*weights, *([index] if index else [])]:
-        _link_or_copy(source / name, target / name)
+        _link_or_copy(source / name, target / name, link)
     for name in PROCESSOR_FILES:
         if (source / name).is_file():
             shutil.copyfile(source / name, target / name)
@@ -208,11 +211,13 @@ def _processor_files_to_medmo(folder: Path) -> None:
         shutil.copyfile(PACKAGE_DIR / "chat_template.jinja", folder / "chat_template.jinja")
 
 
-def convert_qwen3vl_to_medmo(source: str | Path, output_dir: str | Path, model_card: str | None = None) -> Path:
+def convert_qwen3vl_to_medmo(
+    source: str | Path, output_dir: str | Path, model_card: str | None = None, link: bool = True
+) -> Path:
     """Turn a Qwen3-VL-format folder (MedMO weights or Qwen3-VL-Instruct) into a MedMO repository.
 
-    Weights are linked or copied as files, never loaded. Nothing is left at `output_dir` if the
-    source is not a complete Qwen3-VL checkpoint.
+    Weight shards are hard-linked (`link=True`, falling back to a copy across file systems) or
+    copied, never loaded. Nothing is left at `output_dir` if anything fails.
     """
     source, output_dir = Path(source), Path(output_dir)
     if not source.is_dir():
@@ -222,7 +227,7 @@ def convert_qwen3vl_to_medmo(source: str | Path, output_dir: str | Path, model_c
     weights, index = weight_files(source)
     config = medmo_config_dict(qwen_config)
     with _atomic_output(output_dir) as staging:
-        _copy_side_files(source, staging, weights, index)
+        _copy_side_files(source, staging, weights, index, link)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         for name in REMOTE_CODE_FILES:
             _copy_code_with_relative_imports(name, staging)
@@ -235,7 +240,7 @@ def convert_qwen3vl_to_medmo(source: str | Path, output_dir: str | Path, model_c
     return output_dir
 
 
-def export_medmo_to_qwen3vl(source: str | Path, output_dir: str | Path) -> Path:
+def export_medmo_to_qwen3vl(source: str | Path, output_dir: str | Path, link: bool = True) -> Path:
     """Write a MedMO folder as a plain Qwen3-VL one, for engines that know only Qwen3-VL (vLLM, SGLang)."""
     source, output_dir = Path(source), Path(output_dir)
     if not source.is_dir():
@@ -246,7 +251,7 @@ def export_medmo_to_qwen3vl(source: str | Path, output_dir: str | Path) -> Path:
     config = {key: value for key, value in medmo_config.items() if key != "auto_map"}
     config.update(model_type="qwen3_vl", architectures=[QWEN3VL_ARCHITECTURE])
     with _atomic_output(output_dir) as staging:
-        _copy_side_files(source, staging, weights, index)
+        _copy_side_files(source, staging, weights, index, link)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         _processor_files_to_qwen3vl(staging)
         if (source / "README.md").exists():

@@ -4,6 +4,7 @@
     medmo convert SRC OUT           Qwen3-VL-format folder -> MedMO repository folder
     medmo export-qwen3vl SRC OUT    MedMO folder -> plain Qwen3-VL folder (vLLM, SGLang)
     medmo build-tiny OUT            a random tiny MedMO repository, for tests and demos
+    medmo demo                      the README's demo
 
 Each sub-command's `--help` gives its options.
 """
@@ -11,6 +12,7 @@ Each sub-command's `--help` gives its options.
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 
 logger = logging.getLogger("medmo")
@@ -19,14 +21,14 @@ logger = logging.getLogger("medmo")
 def _convert(args: argparse.Namespace) -> None:
     from .checkpoint import convert_qwen3vl_to_medmo
 
-    output = convert_qwen3vl_to_medmo(args.source, args.output)
+    output = convert_qwen3vl_to_medmo(args.source, args.output, link=not args.copy)
     print(f"MedMO repository written to {output}")
 
 
 def _export(args: argparse.Namespace) -> None:
     from .checkpoint import export_medmo_to_qwen3vl
 
-    output = export_medmo_to_qwen3vl(args.source, args.output)
+    output = export_medmo_to_qwen3vl(args.source, args.output, link=not args.copy)
     print(f"Qwen3-VL folder written to {output}")
 
 
@@ -37,6 +39,12 @@ def _build_tiny(args: argparse.Namespace) -> None:
     print(f"Tiny MedMO repository written to {output}")
 
 
+def _demo(args: argparse.Namespace) -> None:
+    from .demo import run
+
+    run(Path(args.output))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medmo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,17 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="turn a Qwen3-VL-format checkpoint folder into a MedMO repository")
     convert.add_argument("source", help="folder with config.json and safetensors weights (e.g. a downloaded MedMO-8B)")
     convert.add_argument("output", help="new folder to write (must not exist or be empty)")
+    convert.add_argument("--copy", action="store_true", help="copy weight shards instead of hard-linking them")
     convert.set_defaults(handler=_convert)
 
     export = commands.add_parser("export-qwen3vl", help="write a MedMO folder as a plain Qwen3-VL checkpoint")
     export.add_argument("source", help="a MedMO repository folder")
     export.add_argument("output", help="new folder to write (must not exist or be empty)")
+    export.add_argument("--copy", action="store_true", help="copy weight shards instead of hard-linking them")
     export.set_defaults(handler=_export)
 
     tiny = commands.add_parser("build-tiny", help="write a random tiny MedMO repository (offline)")
     tiny.add_argument("output", help="folder to write")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(handler=_build_tiny)
+
+    demo = commands.add_parser("demo", help="build a tiny MedMO, save it, reload it through the Auto classes")
+    demo.add_argument("--output", default="runs/demo", help="folder for the demo's outputs")
+    demo.set_defaults(handler=_demo)
     return parser
 
 

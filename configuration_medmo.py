@@ -9,7 +9,16 @@ that both transformers 4.57 and 5.x can read back.
 
 import copy
 
-from transformers import Qwen3VLConfig
+import transformers
+
+
+try:
+    from transformers import Qwen3VLConfig
+except ImportError as error:  # Qwen3-VL arrived in transformers 4.57
+    raise ImportError(
+        f"MedMO needs transformers >= 4.57 (Qwen3-VL support); this environment has {transformers.__version__}. "
+        "Upgrade with: pip install -U 'transformers>=4.57'"
+    ) from error
 
 
 # Shapes of the published checkpoints, in the format of their `config.json` (legacy `rope_theta` /

@@ -138,3 +138,16 @@ def test_docstring_example_runs():
     for test in tests:
         runner.run(test)
     assert runner.failures == 0
+
+
+def test_old_transformers_gets_an_error_naming_the_upgrade(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    old = types.ModuleType("transformers")
+    old.__version__ = "4.56.2"  # before Qwen3-VL: no Qwen3VLConfig
+    monkeypatch.setitem(sys.modules, "transformers", old)
+    spec = importlib.util.spec_from_file_location("configuration_medmo_old", configuration_module.__file__)
+    with pytest.raises(ImportError, match=r"transformers >= 4.57.*4\.56\.2.*pip install -U 'transformers>=4.57'"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))

@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make demo   create .venv, install, run the demo
+#   make test   same .venv (+ .venv-tf4), run the whole suite on transformers 5.x and the
+#               compatibility subset on transformers 4.57
+# `make setup` is idempotent: it reinstalls only when pyproject.toml or requirements/ change.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_TF4 := .venv-tf4
+TORCH := torch==2.13.0
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test test-tf4 bench clean
+
+setup: $(VENV)/.installed $(VENV_TF4)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q $(TORCH)
+	$(VENV)/bin/python -m pip install -q -r requirements/dev.txt -e .
+	touch $@
+
+$(VENV_TF4)/.installed: pyproject.toml requirements/tf4.txt
+	test -x $(VENV_TF4)/bin/python || $(PYTHON) -m venv $(VENV_TF4)
+	$(VENV_TF4)/bin/python -m pip install -q --upgrade pip
+	$(VENV_TF4)/bin/python -m pip install -q $(TORCH)
+	$(VENV_TF4)/bin/python -m pip install -q -r requirements/tf4.txt -e .
+	touch $@
+
+demo: setup
+	$(VENV)/bin/medmo demo
+
+test: setup
+	MEDMO_TF4_PYTHON=$(CURDIR)/$(VENV_TF4)/bin/python $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS)
+	$(MAKE) --no-print-directory test-tf4
+
+test-tf4: $(VENV_TF4)/.installed
+	$(VENV_TF4)/bin/python -m pytest -m compat -n $(PYTEST_WORKERS)
+
+bench: setup
+	for script in bench/*.py; do $(VENV)/bin/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(VENV_TF4) build *.egg-info runs
