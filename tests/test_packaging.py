@@ -1,0 +1,42 @@
+"""`pip install .` (a real wheel) gives the same working package as the editable install."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from helpers import run_python
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_installs_a_working_medmo_package(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO_ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(tmp_path.glob("medmo-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in ("medmo/__init__.py", "medmo/configuration_medmo.py", "medmo/modeling_medmo.py",
+                     "medmo/processing_medmo.py", "medmo/chat_template.jinja", "medmo/cli.py"):
+        assert expected in names, expected
+    assert not any(name.startswith(("medmo/tests/", "medmo/bench/", "tests/")) for name in names)
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True)
+    result = run_python(
+        """
+        import medmo, medmo.tiny
+        from transformers import AutoConfig
+        model, processor = medmo.tiny.build_tiny()
+        print(medmo.__file__)
+        print(type(AutoConfig.for_model("medmo")).__name__)
+        """,
+        env={"PYTHONPATH": str(target)},
+        cwd=tmp_path,
+    )
+    first, second = result.stdout.strip().splitlines()[-2:]
+    assert first.startswith(str(target))
+    assert second == "MedMOConfig"
