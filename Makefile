@@ -14,11 +14,12 @@ PYTEST_WORKERS ?= 2
 
 setup: $(VENV)/.installed $(VENV_TF4)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements/dev.txt
+$(VENV)/.installed: pyproject.toml requirements/dev.txt requirements/no-deps.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q $(TORCH)
 	$(VENV)/bin/python -m pip install -q -r requirements/dev.txt -e .
+	$(VENV)/bin/python -m pip install -q --no-deps -r requirements/no-deps.txt
 	touch $@
 
 $(VENV_TF4)/.installed: pyproject.toml requirements/tf4.txt

@@ -43,27 +43,26 @@ _JSON_LABEL = re.compile(r"\"label\"\s*:\s*\"((?:[^\"\\]|\\.)*)\"")
 # A bracketed list of quads, e.g. `[ [1, 2, 3, 4], [5, 6, 7, 8] ]`, or a single `[1, 2, 3, 4]`.
 _QUAD_LIST = re.compile(rf"\[\s*(?:\[{_QUAD}\]\s*,?\s*)+\]|\[{_QUAD}\]")
 _LABEL_TRIM = " \t\r\n:;,.-*_#>|=()'\"`"
+_LABEL_SPLIT = re.compile(r"[;]|,\s(?=\S)|\.\s")  # "Nodule <box>..</box>, Mass <box>.." -> "Mass"
+_LEADING_CONJUNCTION = re.compile(r"^(?:and|or)\s+", re.IGNORECASE)
 _MAX_LABEL_CHARS = 80
 
 
 # --------------------------------------------------------------------------- parsing
 
 
-def _quad(groups: Sequence[str]) -> list[float] | None:
-    values = [float(value) for value in groups]
-    if not all(math.isfinite(value) for value in values):
+def _quad(groups: Sequence) -> list[float] | None:
+    x1, y1, x2, y2 = map(float, groups)
+    if math.isinf(x1 + y1 + x2 + y2) or math.isnan(x1 + y1 + x2 + y2):
         return None
-    x1, y1, x2, y2 = values
     return [min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)]
 
 
 def _label_before(text: str, end: int, floor: int) -> str | None:
     """The label written just before position `end`: the rest of the line, trimmed."""
-    segment = text[floor:end]
-    segment = segment.rsplit("\n", 1)[-1]
-    segment = re.split(r"[;]|,\s(?=\S)|\.\s", segment)[-1]  # "Nodule <box>..</box>, Mass <box>.." -> "Mass"
-    label = segment.replace("**", "").strip(_LABEL_TRIM)
-    label = re.sub(r"^(?:and|or)\s+", "", label, flags=re.IGNORECASE)
+    segment = text[floor:end].rsplit("\n", 1)[-1]
+    segment = _LABEL_SPLIT.split(segment)[-1]
+    label = _LEADING_CONJUNCTION.sub("", segment.replace("**", "").strip(_LABEL_TRIM))
     if not label or label.lower() in ("box", "boxes", "label"):
         return None
     return label[-_MAX_LABEL_CHARS:].strip()
@@ -71,6 +70,8 @@ def _label_before(text: str, end: int, floor: int) -> str | None:
 
 def _answer_region(text: str) -> str:
     """Where the boxes are: inside `<answer>` when present, else the text without `<think>` blocks."""
+    if "<" not in text:
+        return text
     answers = _ANSWER.findall(text)
     if answers:
         return "\n".join(answers)
@@ -84,7 +85,7 @@ def _json_boxes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, dict
         try:
             item = json.loads(chunk)
             coordinates, label = item.get("bbox_2d"), item.get("label")
-            box = _quad([str(v) for v in coordinates]) if isinstance(coordinates, list) and len(coordinates) == 4 else None
+            box = _quad(coordinates) if isinstance(coordinates, list) and len(coordinates) == 4 else None
         except (ValueError, TypeError):
             box_match, label_match = _JSON_BOX.search(chunk), _JSON_LABEL.search(chunk)
             box = _quad(box_match.groups()) if box_match else None
@@ -124,10 +125,12 @@ def _listed_boxes(text: str) -> list[tuple[int, dict]]:
 
 
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:
-    characters = list(text)
-    for start, end in spans:
-        characters[start:end] = "\n" * (end - start)
-    return "".join(characters)
+    """`text` with the spans already read blanked out (same length, so positions stay valid)."""
+    pieces, cursor = [], 0
+    for start, end in sorted(spans):
+        pieces += [text[cursor:start], "\n" * (end - start)]
+        cursor = end
+    return "".join(pieces) + text[cursor:]
 
 
 def parse_boxes(text: str) -> list[dict]:
@@ -144,9 +147,11 @@ def parse_boxes(text: str) -> list[dict]:
     try:
         region = _answer_region(text)
         spans: list[tuple[int, int]] = []
-        found = _json_boxes(region, spans)
-        found += _tagged_boxes(_mask(region, spans), spans)
-        found += _listed_boxes(_mask(region, spans))
+        found = _json_boxes(region, spans) if "bbox_2d" in region else []
+        if "<box>" in region.lower():
+            found += _tagged_boxes(_mask(region, spans) if spans else region, spans)
+        if "[" in region:
+            found += _listed_boxes(_mask(region, spans) if spans else region)
     except (RecursionError, MemoryError, OverflowError, ValueError):
         return []
     return [box for _, box in sorted(found, key=lambda item: item[0])]
@@ -291,50 +296,69 @@ def decimals_for_frame(frame: str, image_size, model_size=None) -> int:
 # --------------------------------------------------------------------------- geometry
 
 
-def as_array(boxes) -> np.ndarray:
-    """`(N, 4)` float64 boxes from parsed items, lists of quads or arrays."""
+def as_array(boxes, order_corners: bool = True) -> np.ndarray:
+    """`(N, 4)` float64 boxes from parsed items, lists of quads or arrays, corners in order."""
     if isinstance(boxes, np.ndarray):
-        return boxes.astype(np.float64, copy=False).reshape(-1, 4)
-    rows = [item["box"] if isinstance(item, dict) else item for item in boxes]
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        array = boxes.astype(np.float64, copy=False).reshape(-1, 4)
+    else:
+        rows = [item["box"] if isinstance(item, dict) else item for item in boxes]
+        array = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+    if order_corners:
+        array = np.concatenate([np.minimum(array[:, :2], array[:, 2:]), np.maximum(array[:, :2], array[:, 2:])], axis=1)
+    return array
 
 
 def areas(boxes: np.ndarray) -> np.ndarray:
     return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
 
 
+def pair_terms(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IoU, GIoU and summed corner distance of aligned pairs: row i of `first` with row i of `second`.
+
+    The one implementation of the box geometry. Callers with many small problems (rewards over a
+    batch of completions) stack all their pairs and call it once. IoU is 0 for pairs whose union
+    has no area; GIoU lies in [-1, 1]: IoU minus the share of the enclosing box outside the union.
+    """
+    low = np.maximum(first[:, :2], second[:, :2])
+    high = np.minimum(first[:, 2:], second[:, 2:])
+    overlap = np.clip(high - low, 0.0, None)
+    intersection = overlap[:, 0] * overlap[:, 1]
+    size_first, size_second = first[:, 2:] - first[:, :2], second[:, 2:] - second[:, :2]
+    union = size_first[:, 0] * size_first[:, 1] + size_second[:, 0] * size_second[:, 1] - intersection
+    hull_size = np.maximum(first[:, 2:], second[:, 2:]) - np.minimum(first[:, :2], second[:, :2])
+    hull = hull_size[:, 0] * hull_size[:, 1]
+    iou = np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+    giou = iou - np.divide(hull - union, hull, out=np.zeros_like(hull), where=hull > 0)
+    return iou, giou, np.abs(first - second).sum(axis=1)
+
+
+def pairwise_terms(predicted, target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IoU, GIoU and summed corner distance of every (predicted, target) pair, each `(P, G)`."""
+    predicted, target = as_array(predicted), as_array(target)
+    rows, columns = len(predicted), len(target)
+    terms = pair_terms(np.repeat(predicted, columns, axis=0), np.tile(target, (rows, 1)))
+    return tuple(term.reshape(rows, columns) for term in terms)
+
+
 def pairwise_iou(predicted, target) -> np.ndarray:
     """IoU of every predicted box with every target box: `(P, G)`. Zero-area pairs score 0."""
-    predicted, target = as_array(predicted), as_array(target)
-    top_left = np.maximum(predicted[:, None, :2], target[None, :, :2])
-    bottom_right = np.minimum(predicted[:, None, 2:], target[None, :, 2:])
-    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    union = areas(predicted)[:, None] + areas(target)[None, :] - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+    return pairwise_terms(predicted, target)[0]
 
 
 def pairwise_giou(predicted, target) -> np.ndarray:
     """Generalized IoU `(P, G)` in [-1, 1]: IoU minus the enclosing box's share not in the union."""
-    predicted, target = as_array(predicted), as_array(target)
-    iou = pairwise_iou(predicted, target)
-    top_left = np.maximum(predicted[:, None, :2], target[None, :, :2])
-    bottom_right = np.minimum(predicted[:, None, 2:], target[None, :, 2:])
-    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    union = areas(predicted)[:, None] + areas(target)[None, :] - intersection
-    hull = np.prod(
-        np.maximum(predicted[:, None, 2:], target[None, :, 2:]) - np.minimum(predicted[:, None, :2], target[None, :, :2]),
-        axis=2,
-    )
-    penalty = np.divide(hull - union, hull, out=np.zeros_like(hull), where=hull > 0)
-    return iou - penalty
+    return pairwise_terms(predicted, target)[1]
+
+
+def l1_scale(image_size: Sequence[float]) -> float:
+    """The MedMO reward's L1 normaliser: twice the diagonal of a `(width, height)` frame."""
+    width, height = _size(image_size, "image_size")
+    return 2.0 * math.hypot(width, height)
 
 
 def pairwise_l1(predicted, target, image_size: Sequence[float]) -> np.ndarray:
     """Corner L1 distance `(P, G)` normalised by twice the image diagonal (the MedMO reward's L1)."""
-    predicted, target = as_array(predicted), as_array(target)
-    width, height = _size(image_size, "image_size")
-    distance = np.abs(predicted[:, None, :] - target[None, :, :]).sum(axis=2)
-    return distance / (2.0 * math.hypot(width, height))
+    return pairwise_terms(predicted, target)[2] / l1_scale(image_size)
 
 
 # --------------------------------------------------------------------------- drawing
@@ -395,7 +419,10 @@ __all__ = [
     "draw_boxes",
     "format_boxes",
     "model_input_size",
+    "l1_scale",
+    "pair_terms",
     "pairwise_giou",
+    "pairwise_terms",
     "pairwise_iou",
     "pairwise_l1",
     "parse_boxes",

@@ -1,0 +1,101 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""IU X-Ray (Open-i) reports: read the XML release and map its MeSH terms onto MedMO's findings.
+
+The reports' MeSH "major" terms were assigned by human indexers, which makes them an independent
+reference for the findings extractor. Used by the extractor's agreement test and bench, and by
+the IU X-Ray data converter.
+"""
+
+import re
+import tarfile
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from pathlib import Path
+
+
+# First term of a MeSH "major" heading -> canonical finding. Terms with no counterpart among the
+# 21 findings (anatomy, calcified granuloma, degenerative changes, ...) are not mapped.
+MESH_TO_FINDING = {
+    "normal": "No Finding",
+    "Cardiomegaly": "Cardiomegaly",
+    "Opacity": "Lung Opacity",
+    "Airspace Disease": "Lung Opacity",
+    "Pulmonary Atelectasis": "Atelectasis",
+    "Pleural Effusion": "Pleural Effusion",
+    "Nodule": "Nodule",
+    "Mass": "Mass",
+    "Fractures, Bone": "Fracture",
+    "Infiltrate": "Infiltration",
+    "Emphysema": "Emphysema",
+    "Pulmonary Emphysema": "Emphysema",
+    "Pulmonary Edema": "Edema",
+    "Pulmonary Congestion": "Edema",
+    "Pneumonia": "Pneumonia",
+    "Consolidation": "Consolidation",
+    "Pneumothorax": "Pneumothorax",
+    "Hernia, Hiatal": "Hernia",
+    "Pulmonary Fibrosis": "Fibrosis",
+    "Cicatrix": "Fibrosis",
+    "Catheters, Indwelling": "Support Devices",
+    "Implanted Medical Device": "Support Devices",
+    "Tube, Inserted": "Support Devices",
+    "Medical Device": "Support Devices",
+    "Stents": "Support Devices",
+    "Surgical Instruments": "Support Devices",
+}
+
+
+def _section(root, label: str) -> str:
+    for node in root.iter("AbstractText"):
+        if node.get("Label", "").upper() == label:
+            return (node.text or "").strip()
+    return ""
+
+
+def parse_report(xml_text: str) -> dict:
+    """One IU X-Ray report: id, FINDINGS, IMPRESSION, MeSH major terms, mapped findings, image ids."""
+    root = ElementTree.fromstring(xml_text)
+    identifier = root.find("uId")
+    major = [node.text.strip() for node in root.iter("major") if node.text]
+    findings = {MESH_TO_FINDING[term.split("/")[0]] for term in major if term.split("/")[0] in MESH_TO_FINDING}
+    for term in major:
+        head, *qualifiers = term.split("/")
+        if head == "Thickening" and "pleura" in qualifiers:
+            findings.add("Pleural Thickening")
+        if head == "Cardiac Shadow" and "enlarged" in qualifiers:  # an enlarged cardiac silhouette
+            findings.add("Cardiomegaly")
+    return {
+        "id": identifier.get("id") if identifier is not None else "",
+        "findings": _section(root, "FINDINGS"),
+        "impression": _section(root, "IMPRESSION"),
+        "mesh_major": major,
+        "mesh_findings": sorted(findings),
+        "images": [node.get("id") for node in root.iter("parentImage")],
+    }
+
+
+def read_reports(source: str | Path) -> Iterator[dict]:
+    """Reports from the release: a folder of XML files or the `NLMCXR_reports.tgz` archive."""
+    source = Path(source)
+    if source.is_dir():
+        for path in sorted(source.rglob("*.xml"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)):
+            yield parse_report(path.read_text(encoding="utf-8"))
+        return
+    with tarfile.open(source) as archive:
+        members = sorted((m for m in archive.getmembers() if m.name.endswith(".xml")), key=lambda m: m.name)
+        for member in members:
+            yield parse_report(archive.extractfile(member).read().decode("utf-8"))
+
+
+def torchxrayvision_reports_archive() -> Path | None:
+    """The IU X-Ray reports archive the torchxrayvision wheel ships (installed with --no-deps), if any."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torchxrayvision")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "NLMCXR_reports.tgz"
+    return path if path.exists() else None
+
+
+__all__ = ["MESH_TO_FINDING", "parse_report", "read_reports", "torchxrayvision_reports_archive"]

@@ -1,0 +1,66 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""What every reward needs: completion text, per-sample dataset columns, task applicability, metric logging."""
+
+import math
+from collections.abc import Callable, Sequence
+
+
+# Task names of the GRPO data schema (`training/README.md`); a reward with a task set only scores
+# the rows of those tasks and returns None (not applicable) for the others.
+GROUNDING_TASKS = frozenset({"grounding", "detection"})
+ANSWER_TASKS = frozenset({"vqa", "closed_vqa", "open_vqa", "multiple_choice", "text_qa", "qa"})
+REPORT_TASKS = frozenset({"report", "report_generation", "caption", "findings"})
+
+
+def completion_text(completion) -> str:
+    """The assistant text of a completion: a string, or TRL's conversational
+    `[{"role": "assistant", "content": str}]` (content may itself be a list of text parts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    if isinstance(completion, Sequence):
+        parts = []
+        for message in completion:
+            content = message.get("content", "") if isinstance(message, dict) else message
+            if isinstance(content, list):
+                content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            parts.append(content if isinstance(content, str) else "")
+        return "".join(parts)
+    return ""
+
+
+def column(kwargs: dict, name: str, index: int, default=None):
+    """Row `index` of dataset column `name` (TRL passes each column as a list), or `default`."""
+    values = kwargs.get(name)
+    if values is None:
+        return default
+    try:
+        return values[index]
+    except (IndexError, TypeError, KeyError):
+        return default
+
+
+def applies(kwargs: dict, index: int, tasks: frozenset) -> bool:
+    """True when the row has no `task` column or its task is one of `tasks`."""
+    task = column(kwargs, "task", index)
+    return task is None or str(task).lower() in tasks
+
+
+def finite(value: float, low: float, high: float) -> float:
+    """`value` clipped into [low, high]; NaN becomes `low` (a reward must always be a number)."""
+    if value is None or not math.isfinite(value):
+        return low
+    return min(high, max(low, float(value)))
+
+
+def log_rate(log_metric: Callable | None, name: str, hits: int, total: int) -> None:
+    """Report a parse rate through TRL's `log_metric` when the trainer passes one."""
+    if log_metric is not None and total:
+        log_metric(name, hits / total)
+
+
+def check_nonnegative(**values: float) -> None:
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
