@@ -94,13 +94,14 @@ def save_medmo_folder(model, processor, output_dir: str | Path, model_card: str 
     processor.save_pretrained(output_dir)
     fix_tokenizer_config_for_4x(output_dir)
     for name in REMOTE_CODE_FILES:  # the processor imports the box and image modules too
-        _copy_code_with_relative_imports(name, output_dir)
+        copy_code_files(name, output_dir)
     if model_card is not None:
         (output_dir / "README.md").write_text(model_card, encoding="utf-8")
     return output_dir
 
 
-def _copy_code_with_relative_imports(name: str, output_dir: Path) -> None:
+def copy_code_files(name: str, output_dir: Path) -> None:
+    """Copy remote-code file `name` and every file it imports relatively into `output_dir`."""
     from transformers.dynamic_module_utils import get_relative_import_files
 
     source = PACKAGE_DIR / name
@@ -230,7 +231,7 @@ def convert_qwen3vl_to_medmo(
         _copy_side_files(source, staging, weights, index, link)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         for name in REMOTE_CODE_FILES:
-            _copy_code_with_relative_imports(name, staging)
+            copy_code_files(name, staging)
         _processor_files_to_medmo(staging)
         if model_card is None:
             from .model_card import conversion_card

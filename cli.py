@@ -4,6 +4,7 @@
     medmo convert SRC OUT           Qwen3-VL-format folder -> MedMO repository folder
     medmo export-qwen3vl SRC OUT    MedMO folder -> plain Qwen3-VL folder (vLLM, SGLang)
     medmo build-tiny OUT            a random tiny MedMO repository, for tests and demos
+    medmo data phantom OUT          synthetic phantom radiographs for the tiny recipes
     medmo demo                      the README's demo
 
 Each sub-command's `--help` gives its options.
@@ -39,6 +40,21 @@ def _build_tiny(args: argparse.Namespace) -> None:
     print(f"Tiny MedMO repository written to {output}")
 
 
+def _phantom(args: argparse.Namespace) -> None:
+    from .training.data.phantom import write_phantom_dataset
+    from .training.modules import load_processor
+
+    if args.model:
+        processor = load_processor(args.model, max_pixels=args.size * args.size)
+    else:
+        from .tiny import build_processor
+
+        processor = build_processor(min_pixels=32 * 32, max_pixels=args.size * args.size)
+    paths = write_phantom_dataset(args.output, processor, train=args.train, heldout=args.heldout, seed=args.seed, size=args.size)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+
+
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run
 
@@ -65,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("output", help="folder to write")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(handler=_build_tiny)
+
+    data = commands.add_parser("data", help="training and evaluation data")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    phantom = data_commands.add_parser("phantom", help="write synthetic phantom radiographs with boxes, reports, questions")
+    phantom.add_argument("output", help="folder to write (images/ and one JSONL per stage)")
+    phantom.add_argument("--train", type=int, default=600)
+    phantom.add_argument("--heldout", type=int, default=200)
+    phantom.add_argument("--seed", type=int, default=0)
+    phantom.add_argument("--size", type=int, default=128, help="image side in pixels")
+    phantom.add_argument("--model", help="a MedMO folder whose processor sets the box frame (default: tiny processor)")
+    phantom.set_defaults(handler=_phantom)
 
     demo = commands.add_parser("demo", help="build a tiny MedMO, save it, reload it through the Auto classes")
     demo.add_argument("--output", default="runs/demo", help="folder for the demo's outputs")

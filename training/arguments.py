@@ -1,0 +1,40 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""MedMO's recipe fields beside TRL's configs: data, image resolution, freezing, LoRA, the card.
+
+A recipe YAML mixes these keys with `SFTConfig` / `GRPOConfig` and `ModelConfig` keys; `TrlParser`
+splits them. See `training/README.md` for every key with its meaning.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class MedMOArguments:
+    """Fields of a MedMO recipe that TRL's configs do not have."""
+
+    datasets: list[dict] | None = field(
+        default=None,
+        metadata={"help": "Training data sets: a list of {path: file.jsonl | name: registry name, split, weight}."},
+    )
+    eval_datasets: list[dict] | None = field(default=None, metadata={"help": "Evaluation data sets, same form."})
+    data_dir: str | None = field(default=None, metadata={"help": "Where `medmo data convert` wrote registry data sets."})
+    allow_test_splits: bool = field(default=False, metadata={"help": "Allow training on a test split (leakage!)."})
+    skip_bad_rows: bool = field(
+        default=False, metadata={"help": "Skip and count malformed rows instead of stopping at the first one."}
+    )
+    min_pixels: int | None = field(default=None, metadata={"help": "Processor's minimum pixels per image."})
+    max_pixels: int | None = field(default=None, metadata={"help": "Processor's maximum pixels per image (768*768 in stage 1)."})
+    freeze_vision_tower: bool = field(default=False, metadata={"help": "Freeze the ViT blocks and patch embedding."})
+    freeze_merger: bool = field(default=False, metadata={"help": "Freeze the merger and DeepStack mergers (projector)."})
+    freeze_language_model: bool = field(default=False, metadata={"help": "Freeze the language model and lm_head."})
+    lora_preset: str | None = field(
+        default=None, metadata={"help": "LoRA targets: 'language' or 'language_vision' (sets use_peft)."}
+    )
+    merge_adapter: bool = field(default=False, metadata={"help": "After LoRA training, also save the merged model in <output_dir>/merged."})
+    reward_funcs: list[str] | None = field(default=None, metadata={"help": "GRPO rewards by registry name or import path."})
+    reward_kwargs: dict | None = field(default=None, metadata={"help": "Parameters of parameterised rewards, by name."})
+    base_model_id: str | None = field(default=None, metadata={"help": "Hub id of the base model, for the card."})
+    card_notes: str | None = field(default=None, metadata={"help": "Extra text for the model card."})
+
+
+__all__ = ["MedMOArguments"]

@@ -1,0 +1,78 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""What the SFT and GRPO scripts share: model and processor set-up, data, and finishing a run."""
+
+import logging
+import sys
+from pathlib import Path
+
+from .data.loading import load_mixture, write_report
+from .hub import push_folder, recipe_from_argv, run_card, write_run_folder
+from .modules import freeze, load_model, load_processor, lora_config, merge_adapter
+
+
+logger = logging.getLogger("medmo.training")
+# What a model card reports of the run: the final value of each.
+REPORTED_METRICS = ("loss", "train_loss", "train_runtime", "mean_token_accuracy", "reward", "reward_std", "epoch")
+
+
+def setup_logging(training_args) -> None:
+    level = training_args.get_process_log_level() if hasattr(training_args, "get_process_log_level") else logging.INFO
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level, stream=sys.stdout)
+
+
+def model_and_processor(medmo_args, model_args, training_args):
+    """The model (frozen parts applied) and processor (pixel limits applied), plus the LoRA config."""
+    processor = load_processor(model_args.model_name_or_path, medmo_args.min_pixels, medmo_args.max_pixels)
+    model = load_model(model_args.model_name_or_path, model_args.dtype, model_args.attn_implementation)
+    if getattr(training_args, "gradient_checkpointing", False):
+        model.config.use_cache = False
+    freeze(model, medmo_args.freeze_vision_tower, medmo_args.freeze_merger, medmo_args.freeze_language_model)
+    return model, processor, lora_config(medmo_args.lora_preset, model_args)
+
+
+def data(medmo_args, kind: str, seed: int):
+    """Training and evaluation sets of the recipe, with their load reports."""
+    train, reports = load_mixture(
+        medmo_args.datasets, kind, medmo_args.data_dir, medmo_args.allow_test_splits, medmo_args.skip_bad_rows, seed
+    )
+    evaluation = None
+    if medmo_args.eval_datasets:
+        evaluation, eval_reports = load_mixture(
+            medmo_args.eval_datasets, kind, medmo_args.data_dir, True, medmo_args.skip_bad_rows, seed
+        )
+        reports += eval_reports
+    return train, evaluation, reports
+
+
+def finish(trainer, processor, medmo_args, model_args, training_args, reports, stage: str, argv: list[str], push: bool) -> Path:
+    """Save the complete repository folder (and the merged model for LoRA runs), then push if asked."""
+    output_dir = Path(training_args.output_dir)
+    trainer.save_model(str(output_dir))
+    if not trainer.is_world_process_zero():
+        return output_dir
+    adapter = medmo_args.lora_preset is not None or getattr(model_args, "use_peft", False)
+    metrics = {
+        key: value
+        for entry in trainer.state.log_history
+        for key, value in entry.items()
+        if key in REPORTED_METRICS or key.startswith(("eval_", "rewards/")) and key.endswith(("mean", "_loss")) or key.startswith("eval_")
+    }
+    card = run_card(stage, model_args.model_name_or_path, medmo_args, recipe_from_argv(argv), metrics, adapter=adapter)
+    write_run_folder(trainer, processor, output_dir, card)
+    write_report(reports, output_dir)
+    if adapter and medmo_args.merge_adapter:
+        merged = merge_adapter(trainer.model)
+        merged.save_pretrained(output_dir / "merged")
+        write_run_folder(trainer, processor, output_dir / "merged", run_card(stage, model_args.model_name_or_path, medmo_args, recipe_from_argv(argv), metrics))
+    if push:
+        url = push_folder(output_dir, training_args.hub_model_id or output_dir.name, training_args.hub_token, training_args.hub_private_repo)
+        logger.info("pushed to %s", url)
+    return output_dir
+
+
+def take_over_push(training_args) -> bool:
+    """Whether to push at the end. The trainer itself must not push: it would write its own card
+    and upload checkpoints; `finish` pushes the finished folder instead."""
+    push = bool(training_args.push_to_hub)
+    training_args.push_to_hub = False
+    return push

@@ -1,0 +1,102 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""Model set-up for a run: loading, image resolution, frozen parts, LoRA presets, merging adapters."""
+
+import logging
+
+import torch
+
+from medmo import MedMOForConditionalGeneration, MedMOProcessor
+
+
+logger = logging.getLogger(__name__)
+
+# Parts of a Qwen3-VL / MedMO model, by parameter-name prefix.
+VISION_TOWER = ("model.visual.patch_embed.", "model.visual.pos_embed.", "model.visual.blocks.")
+MERGER = ("model.visual.merger.", "model.visual.deepstack_merger_list.")
+LANGUAGE_MODEL = ("model.language_model.", "lm_head.")
+
+# LoRA targets as full-match regexes over module names. A bare "proj" would also hit the Conv3d
+# patch embedding, hence the anchored vision pattern.
+_LANGUAGE_LINEARS = r"model\.language_model\.layers\.\d+\.(?:self_attn\.(?:q_proj|k_proj|v_proj|o_proj)|mlp\.(?:gate_proj|up_proj|down_proj))"
+_VISION_LINEARS = (
+    r"model\.visual\.(?:blocks\.\d+\.(?:attn\.(?:qkv|proj)|mlp\.(?:linear_fc1|linear_fc2))"
+    r"|merger\.(?:linear_fc1|linear_fc2)|deepstack_merger_list\.\d+\.(?:linear_fc1|linear_fc2))"
+)
+LORA_PRESETS = {
+    "language": _LANGUAGE_LINEARS,
+    "language_vision": f"(?:{_LANGUAGE_LINEARS})|(?:{_VISION_LINEARS})",
+}
+
+
+def load_processor(name_or_path: str, min_pixels: int | None = None, max_pixels: int | None = None) -> MedMOProcessor:
+    """The MedMO processor of a checkpoint (MedMO or plain Qwen3-VL), with the stage's pixel limits."""
+    processor = MedMOProcessor.from_pretrained(name_or_path)
+    set_pixel_limits(processor, min_pixels, max_pixels)
+    return processor
+
+
+def set_pixel_limits(processor: MedMOProcessor, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Set the resolution images are resized to (pixel count bounds), e.g. 768*768 for stage 1."""
+    image_processor = processor.image_processor
+    size = dict(image_processor.size) if image_processor.size else {}
+    if min_pixels is not None:
+        size["shortest_edge"] = int(min_pixels)
+    if max_pixels is not None:
+        size["longest_edge"] = int(max_pixels)
+    if size.get("shortest_edge", 0) > size.get("longest_edge", float("inf")):
+        raise ValueError(f"min_pixels {size['shortest_edge']} exceeds max_pixels {size['longest_edge']}.")
+    image_processor.size = size
+    for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if value is not None and hasattr(image_processor, name):  # transformers 4.57 keeps both spellings
+            setattr(image_processor, name, int(value))
+
+
+def load_model(name_or_path: str, dtype: str | None = None, attn_implementation: str | None = None, **kwargs):
+    """A MedMO model from a MedMO folder or a plain Qwen3-VL checkpoint (same weights)."""
+    torch_dtype = {"auto": "auto", None: None}.get(dtype, getattr(torch, str(dtype), None) if dtype else None)
+    return MedMOForConditionalGeneration.from_pretrained(
+        name_or_path, dtype=torch_dtype, attn_implementation=attn_implementation, **kwargs
+    )
+
+
+def freeze(model, vision_tower: bool = False, merger: bool = False, language_model: bool = False) -> dict[str, int]:
+    """Freeze the chosen parts; returns trainable and frozen parameter counts."""
+    prefixes = (VISION_TOWER if vision_tower else ()) + (MERGER if merger else ()) + (LANGUAGE_MODEL if language_model else ())
+    for name, parameter in model.named_parameters():
+        if name.startswith(prefixes):
+            parameter.requires_grad_(False)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    if trainable == 0:
+        raise ValueError("Every parameter is frozen: unfreeze at least one of vision tower, merger, language model.")
+    logger.info("trainable parameters: %s, frozen: %s", f"{trainable:,}", f"{frozen:,}")
+    return {"trainable": trainable, "frozen": frozen}
+
+
+def lora_config(preset: str | None, model_args):
+    """A PEFT LoraConfig from a preset name (or from TRL's ModelConfig when `use_peft` is set)."""
+    if preset is None and not getattr(model_args, "use_peft", False):
+        return None
+    from peft import LoraConfig
+
+    if preset is not None and preset not in LORA_PRESETS:
+        raise ValueError(f"Unknown lora_preset {preset!r}; use one of {sorted(LORA_PRESETS)}.")
+    if getattr(model_args, "load_in_4bit", False) or getattr(model_args, "load_in_8bit", False):
+        if not torch.cuda.is_available():
+            raise RuntimeError("QLoRA (load_in_4bit / load_in_8bit) needs a CUDA GPU and bitsandbytes; use plain LoRA on CPU.")
+    targets = LORA_PRESETS[preset] if preset else (model_args.lora_target_modules or LORA_PRESETS["language"])
+    return LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def merge_adapter(model):
+    """The base model with the LoRA weights folded in (a plain MedMO model again)."""
+    return model.merge_and_unload()
+
+
+__all__ = ["LORA_PRESETS", "freeze", "load_model", "load_processor", "lora_config", "merge_adapter", "set_pixel_limits"]
