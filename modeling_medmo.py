@@ -51,6 +51,10 @@ class MedMOForConditionalGeneration(MedMOPreTrainedModel, Qwen3VLForConditionalG
     """
 
     config_class = MedMOConfig
+    # Qwen3-VL opts out, so the Trainer averages per-device (and per-micro-batch) means, which
+    # weights tokens unevenly under data parallelism and gradient accumulation. Its forward does
+    # pass `num_items_in_batch` to the loss, so MedMO opts in: every assistant token counts once.
+    accepts_loss_kwargs = True
 
 
 _AUTO_CLASS = {"MedMOForConditionalGeneration": "AutoModelForImageTextToText", "MedMOModel": "AutoModel"}

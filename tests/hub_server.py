@@ -17,8 +17,11 @@ from urllib.parse import unquote, urlparse
 
 
 class HubState:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, echo_token_in_errors: bool = False):
         self.root = root
+        # A misbehaving server that puts the caller's Authorization header in an error body: the
+        # client must still never show the token.
+        self.echo_token_in_errors = echo_token_in_errors
         self.commits: dict[str, int] = {}
         self.pending_lfs: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, str | None]] = []
@@ -66,6 +69,8 @@ def _handler(state: HubState):
             path = unquote(urlparse(self.path).path)
             body = self._body()
             if path == "/api/repos/create":
+                if state.echo_token_in_errors:
+                    return self._json(500, {"error": f"internal error for {self.headers.get('Authorization')}"})
                 request = json.loads(body)
                 repo_id = f"{request['organization']}/{request['name']}" if request.get("organization") else request["name"]
                 state.repo(repo_id).mkdir(parents=True, exist_ok=True)
@@ -188,8 +193,8 @@ def _handler(state: HubState):
 class LocalHub:
     """`with LocalHub(tmp_path) as hub:` serves on `hub.endpoint` until the block ends."""
 
-    def __init__(self, root: Path):
-        self.state = HubState(Path(root))
+    def __init__(self, root: Path, echo_token_in_errors: bool = False):
+        self.state = HubState(Path(root), echo_token_in_errors)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -5,6 +5,7 @@ A recipe YAML mixes these keys with `SFTConfig` / `GRPOConfig` and `ModelConfig`
 splits them. See `training/README.md` for every key with its meaning.
 """
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -12,11 +13,13 @@ from dataclasses import dataclass, field
 class MedMOArguments:
     """Fields of a MedMO recipe that TRL's configs do not have."""
 
-    datasets: list[dict] | None = field(
+    # Lists and mappings are typed `str` for the command line, where they are given as JSON
+    # (`--datasets '[{"path": "train.jsonl"}]'`); in a YAML recipe they are plain YAML.
+    datasets: str | None = field(
         default=None,
         metadata={"help": "Training data sets: a list of {path: file.jsonl | name: registry name, split, weight}."},
     )
-    eval_datasets: list[dict] | None = field(default=None, metadata={"help": "Evaluation data sets, same form."})
+    eval_datasets: str | None = field(default=None, metadata={"help": "Evaluation data sets, same form."})
     data_dir: str | None = field(default=None, metadata={"help": "Where `medmo data convert` wrote registry data sets."})
     allow_test_splits: bool = field(default=False, metadata={"help": "Allow training on a test split (leakage!)."})
     skip_bad_rows: bool = field(
@@ -32,9 +35,20 @@ class MedMOArguments:
     )
     merge_adapter: bool = field(default=False, metadata={"help": "After LoRA training, also save the merged model in <output_dir>/merged."})
     reward_funcs: list[str] | None = field(default=None, metadata={"help": "GRPO rewards by registry name or import path."})
-    reward_kwargs: dict | None = field(default=None, metadata={"help": "Parameters of parameterised rewards, by name."})
+    reward_kwargs: str | None = field(default=None, metadata={"help": "Parameters of parameterised rewards, by name."})
     base_model_id: str | None = field(default=None, metadata={"help": "Hub id of the base model, for the card."})
     card_notes: str | None = field(default=None, metadata={"help": "Extra text for the model card."})
+
+    def __post_init__(self):
+        for name in ("datasets", "eval_datasets", "reward_kwargs"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                try:
+                    setattr(self, name, json.loads(value))
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"--{name} must be JSON on the command line ({error}): {value!r}") from None
+        if self.lora_preset is not None and self.lora_preset not in ("language", "language_vision"):
+            raise ValueError(f"lora_preset must be 'language' or 'language_vision', got {self.lora_preset!r}.")
 
 
 __all__ = ["MedMOArguments"]

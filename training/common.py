@@ -24,7 +24,7 @@ def model_and_processor(medmo_args, model_args, training_args):
     """The model (frozen parts applied) and processor (pixel limits applied), plus the LoRA config."""
     processor = load_processor(model_args.model_name_or_path, medmo_args.min_pixels, medmo_args.max_pixels)
     model = load_model(model_args.model_name_or_path, model_args.dtype, model_args.attn_implementation)
-    if getattr(training_args, "gradient_checkpointing", False):
+    if getattr(training_args, "activation_checkpointing", False) or getattr(training_args, "gradient_checkpointing", False):
         model.config.use_cache = False
     freeze(model, medmo_args.freeze_vision_tower, medmo_args.freeze_merger, medmo_args.freeze_language_model)
     return model, processor, lora_config(medmo_args.lora_preset, model_args)
