@@ -91,6 +91,11 @@ class MedMOProcessor(Qwen3VLProcessor):
             raise ValueError(f"box_format must be one of {FRAMES}, got {box_format!r}.")
         self.box_format = box_format
         super().__init__(image_processor, tokenizer, video_processor, chat_template=chat_template, **kwargs)
+        # Batches pad on the left, as generation needs. It also keeps `mm_token_type_ids` aligned
+        # with prompts that TRL's GRPOTrainer left-pads itself: with right padding the two disagree
+        # for prompts of different lengths and M-RoPE positions break.
+        if tokenizer is not None:
+            tokenizer.padding_side = "left"
 
     @classmethod
     def get_attributes(cls):

@@ -186,3 +186,29 @@ def test_resume_continues_the_same_trajectory(workspace):
     # A run killed after step 2 leaves checkpoint-2; resuming from it must replay steps 3-4 exactly.
     resumed = sft.main(recipe_args("stage3_instruct", workspace, "interrupted", *common, "--resume_from_checkpoint", str(workspace / "interrupted/checkpoint-2")))
     assert losses(resumed)[-2:] == losses(uninterrupted)[-2:]
+
+
+def test_grpo_batches_prompts_of_different_lengths(workspace):
+    # Regression: TRL left-pads the prompts it generates from but asks the processor for
+    # mm_token_type_ids with the tokenizer's own padding side; MedMO's processor pads left so the
+    # two agree (with right padding, M-RoPE positions broke on mixed-length batches).
+    import numpy as np
+    from datasets import Dataset
+    from PIL import Image
+    from trl import GRPOTrainer
+
+    from medmo.training.rewards import get_reward_funcs
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {"images": [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))],
+         "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Find the nodule" + " now" * i + "."}]}],
+         "solution": "Nodule <box>[[1, 1, 9, 9]]</box>", "image_size": [64, 64], "task": "grounding"}
+        for i in range(8)
+    ]  # fmt: skip
+    config = GRPOConfig(output_dir=str(workspace / "mixed"), max_steps=2, per_device_train_batch_size=8, num_generations=2,
+                        max_completion_length=16, beta=0.02, bf16=False, report_to="none", save_strategy="no", seed=0)  # fmt: skip
+    trainer = GRPOTrainer(model=load_model(str(workspace / "base")), reward_funcs=get_reward_funcs(["box", "tag_count"]), args=config,
+                          processing_class=load_processor(str(workspace / "base")), train_dataset=Dataset.from_list(rows))  # fmt: skip
+    trainer.train()
+    assert trainer.state.global_step == 2
