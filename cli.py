@@ -5,15 +5,20 @@
     medmo export-qwen3vl SRC OUT    MedMO folder -> plain Qwen3-VL folder (vLLM, SGLang)
     medmo build-tiny OUT            a random tiny MedMO repository, for tests and demos
     medmo data phantom OUT          synthetic phantom radiographs for the tiny recipes
+    medmo data convert NAME RAW OUT a data set's raw release -> training JSONL (+ summary.json)
+    medmo data check-leakage ...    images / questions shared by training and test files
     medmo demo                      the README's demo
 
 Each sub-command's `--help` gives its options.
 """
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
+
+import yaml
 
 
 logger = logging.getLogger("medmo")
@@ -55,6 +60,38 @@ def _phantom(args: argparse.Namespace) -> None:
         print(f"{name}: {path}")
 
 
+def _convert_data(args: argparse.Namespace) -> None:
+    from .training.data.cards import read_registry
+    from .training.data.converters import CONVERTERS, convert
+    from .training.modules import load_processor
+
+    registry = read_registry()
+    entry = registry.get(args.name, {})
+    converter = entry.get("converter", args.name)
+    if converter not in CONVERTERS:
+        raise SystemExit(f"Unknown data set or converter {args.name!r}; registry names: {', '.join(sorted(registry))}; "
+                         f"converters: {', '.join(sorted(CONVERTERS))}.")  # fmt: skip
+    given = dict(option.split("=", 1) for option in args.option)
+    options = {**(entry.get("options") or {}), **{key: yaml.safe_load(value) for key, value in given.items()}}
+    if args.model:
+        processor = load_processor(args.model, args.min_pixels, args.max_pixels)
+    else:
+        from .tiny import build_processor
+
+        processor = build_processor(min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    summary = convert(args.name, CONVERTERS[converter], args.raw, args.output, processor, strict=args.strict, options=options)
+    print(json.dumps(summary.as_dict(), indent=2))
+
+
+def _check_leakage(args: argparse.Namespace) -> int:
+    from .training.data.leakage import check_leakage
+    from .training.data.prompts import PROMPTS
+
+    report = check_leakage(args.train, args.test, ignore_questions=[p for variants in PROMPTS.values() for p in variants])
+    print(json.dumps(report, indent=2))
+    return 1 if args.fail_on_overlap and (report["shared_images"] or report["shared_questions"]) else 0
+
+
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run
 
@@ -93,6 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--model", help="a MedMO folder whose processor sets the box frame (default: tiny processor)")
     phantom.set_defaults(handler=_phantom)
 
+    convert_data = data_commands.add_parser("convert", help="convert a data set's raw release into the training schema")
+    convert_data.add_argument("name", help="registry name (data_cards/registry.yaml) or converter name (e.g. generic)")
+    convert_data.add_argument("raw", help="the raw release's folder (or table, for generic)")
+    convert_data.add_argument("output", help="output folder: <split>.jsonl, <split>.grpo.jsonl, summary.json")
+    convert_data.add_argument("--model", help="a MedMO folder whose processor sets the box frame (default: Qwen3-VL's image settings)")
+    convert_data.add_argument("--min-pixels", type=int, default=256 * 256)
+    convert_data.add_argument("--max-pixels", type=int, default=1280 * 1280, help="the training stage's limit (stage 2: 1280*1280)")
+    convert_data.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="converter option (repeatable)")
+    convert_data.add_argument("--strict", action="store_true", help="stop at the first record that cannot be converted")
+    convert_data.set_defaults(handler=_convert_data)
+
+    leakage = data_commands.add_parser("check-leakage", help="report images and questions shared by training and test files")
+    leakage.add_argument("--train", nargs="+", required=True, help="training JSONL files")
+    leakage.add_argument("--test", nargs="+", required=True, help="evaluation JSONL files")
+    leakage.add_argument("--fail-on-overlap", action="store_true", help="exit with status 1 when anything is shared")
+    leakage.set_defaults(handler=_check_leakage)
+
     demo = commands.add_parser("demo", help="build a tiny MedMO, save it, reload it through the Auto classes")
     demo.add_argument("--output", default="runs/demo", help="folder for the demo's outputs")
     demo.set_defaults(handler=_demo)
@@ -103,13 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
+    from .training.data.converters import ConversionError
 
     try:
-        args.handler(args)
-    except CheckpointError as error:
+        status = args.handler(args)
+    except (CheckpointError, ConversionError) as error:
         print(f"medmo {args.command}: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ in its own process; its peak resident memory is read from the kernel (`ru_maxrss
 
 import argparse
 import json
-import resource
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,8 @@ import torch
 from transformers import Qwen3VLForConditionalGeneration
 
 from medmo import MedMOConfig
+
+from common import measure
 
 
 SHARD_BYTES = 4 * 1024**3
@@ -68,18 +68,6 @@ def write_checkpoint(folder: Path, preset: str) -> int:
     qwen_config.update(model_type="qwen3_vl", architectures=["Qwen3VLForConditionalGeneration"])
     (folder / "config.json").write_text(json.dumps(qwen_config))
     return total
-
-
-def measure(command: list[str]) -> tuple[float, float]:
-    """Peak RSS (MB) and wall time (s) of `command`, run alone in a fresh child process."""
-    probe = (
-        "import resource, subprocess, sys, time; start = time.perf_counter(); "
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, time.perf_counter() - start)"
-    )
-    output = subprocess.run([sys.executable, "-c", probe, *command], check=True, capture_output=True, text=True)
-    peak, seconds = map(float, output.stdout.split())
-    return peak, seconds
 
 
 def main():

@@ -1,0 +1,107 @@
+# Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
+"""Report sets: MIMIC-CXR (FINDINGS / IMPRESSION of the free-text reports) and IU X-Ray (XML).
+Each study becomes a report-generation SFT row and a GRPO row for the factuality reward."""
+
+import csv
+import hashlib
+import re
+
+from medmo.clinical.iu_xray import read_reports
+
+from ..prompts import pick
+from .base import Context, Reject, Row, image_size, sft_row, user
+
+
+# A section header in MIMIC-CXR's free text: an upper-case name and a colon at a line start.
+_SECTION = re.compile(r"^\s*([A-Z][A-Z /&()-]+):", re.MULTILINE)
+FRONTAL_VIEWS = ("PA", "AP")
+
+
+def report_sections(text: str) -> dict[str, str]:
+    """Upper-case sections of a radiology report (`FINDINGS`, `IMPRESSION`, ...), whitespace collapsed."""
+    matches = list(_SECTION.finditer(text))
+    sections = {}
+    for match, following in zip(matches, [*matches[1:], None]):
+        body = text[match.end() : following.start() if following else len(text)]
+        sections[match.group(1).strip()] = " ".join(body.split())
+    return sections
+
+
+def report_target(sections: dict[str, str]) -> str | None:
+    findings, impression = sections.get("FINDINGS", ""), sections.get("IMPRESSION", "")
+    if not findings and not impression:
+        return None
+    return " ".join(part for part in (f"FINDINGS: {findings}" if findings else "", f"IMPRESSION: {impression}" if impression else "") if part)
+
+
+def report_rows(sample_id: str, source: str, split: str, image, report: str):
+    prompt = pick("report", sample_id)
+    yield Row(split, sft_row(sample_id, source, [str(image)], prompt, report))
+    yield Row(split, {"id": sample_id, "source": source, "images": [str(image)], "task": "report", "prompt": user(prompt), "report": report}, kind="grpo")
+
+
+def mimic_cxr(context: Context):
+    """MIMIC-CXR: `mimic-cxr-2.0.0-split.csv` (`dicom_id, study_id, subject_id, split`),
+    `mimic-cxr-2.0.0-metadata.csv` (`ViewPosition`), reports `files/p<NN>/p<subject>/s<study>.txt`
+    and JPGs `files/p<NN>/p<subject>/s<study>/<dicom_id>.jpg` (MIMIC-CXR-JPG). One frontal image
+    per study (PA before AP); studies without FINDINGS or IMPRESSION are rejected."""
+    split_path, metadata_path = context.raw / "mimic-cxr-2.0.0-split.csv", context.raw / "mimic-cxr-2.0.0-metadata.csv"
+    if not split_path.exists() or not metadata_path.exists():
+        yield Reject("split or metadata CSV not found", str(context.raw))
+        return
+    with open(metadata_path, encoding="utf-8") as file:
+        views = {row["dicom_id"]: row.get("ViewPosition", "") for row in csv.DictReader(file)}
+    studies: dict[str, dict] = {}
+    with open(split_path, encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            study = studies.setdefault(row["study_id"], {"subject": row["subject_id"], "split": row["split"], "images": []})
+            study["images"].append(row["dicom_id"])
+    for study_id, study in studies.items():
+        folder = context.raw / "files" / f"p{study['subject'][:2]}" / f"p{study['subject']}"
+        where = f"s{study_id}"
+        frontal = sorted((d for d in study["images"] if views.get(d) in FRONTAL_VIEWS), key=lambda d: FRONTAL_VIEWS.index(views[d]))
+        if not frontal:
+            yield Reject("no frontal image", where)
+            continue
+        report_path, image = folder / f"s{study_id}.txt", folder / f"s{study_id}" / f"{frontal[0]}.jpg"
+        if not report_path.exists():
+            yield Reject("report not found", where)
+            continue
+        if image_size(image) is None:
+            yield Reject("image not found", where)
+            continue
+        target = report_target(report_sections(report_path.read_text(encoding="utf-8", errors="replace")))
+        if target is None:
+            yield Reject("no FINDINGS or IMPRESSION section", where)
+            continue
+        yield from report_rows(f"mimic_cxr-s{study_id}", "mimic_cxr", {"validate": "validation"}.get(study["split"], study["split"]), image, target)
+
+
+def _hash_split(key: str) -> str:
+    """IU X-Ray has no official split: a stable 80/10/10 split by report id."""
+    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 10
+    return "test" if bucket == 0 else ("validation" if bucket == 1 else "train")
+
+
+def iu_xray(context: Context):
+    """IU X-Ray (Open-i): reports as XML (`ecgen-radiology/*.xml` or `NLMCXR_reports.tgz`) and PNG
+    images named by each report's `parentImage` id (`images/<id>.png`). The first image of a
+    report is used. No official split exists: reports are split 80/10/10 by a hash of their id."""
+    source = next((p for p in (context.raw / "ecgen-radiology", context.raw / "NLMCXR_reports.tgz") if p.exists()), None)
+    if source is None:
+        yield Reject("ecgen-radiology/ or NLMCXR_reports.tgz not found", str(context.raw))
+        return
+    for report in read_reports(source):
+        where = report["id"]
+        target = report_target({"FINDINGS": report["findings"], "IMPRESSION": report["impression"]})
+        if target is None:
+            yield Reject("no FINDINGS or IMPRESSION section", where)
+            continue
+        image = next((context.raw / "images" / f"{i}.png" for i in report["images"] if image_size(context.raw / "images" / f"{i}.png")), None)
+        if image is None:
+            yield Reject("image not found", where)
+            continue
+        yield from report_rows(f"iu_xray-{report['id']}", "iu_xray", _hash_split(report["id"]), image, target)
+
+
+__all__ = ["iu_xray", "mimic_cxr", "report_sections", "report_target"]
