@@ -85,7 +85,7 @@ def _convert_data(args: argparse.Namespace) -> None:
 
 def _check_leakage(args: argparse.Namespace) -> int:
     from .training.data.leakage import check_leakage
-    from .training.data.prompts import PROMPTS
+    from .clinical.prompts import PROMPTS
 
     report = check_leakage(args.train, args.test, ignore_questions=[p for variants in PROMPTS.values() for p in variants])
     print(json.dumps(report, indent=2))

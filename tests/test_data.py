@@ -16,7 +16,7 @@ from medmo.training.data.cards import CARDS_DIR, index_table, problems, read_car
 from medmo.training.data.converters import CONVERTERS, ConversionError, convert
 from medmo.training.data.leakage import check_leakage
 from medmo.training.data.loading import load_mixture
-from medmo.training.data.prompts import PROMPTS, pick
+from medmo.clinical.prompts import PROMPTS, pick
 
 
 @pytest.fixture(scope="module")

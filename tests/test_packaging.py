@@ -1,5 +1,6 @@
 """`pip install .` (a real wheel) gives the same working package as the editable install."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,8 +13,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_installs_a_working_medmo_package(tmp_path):
+    # Build from a copy of the tracked files, as `pip install .` on a fresh clone would, and so
+    # that setuptools' build/ folder never lands in the working tree.
+    checkout = tmp_path / "checkout"
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, checkout / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO_ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(checkout)],
         check=True,
         capture_output=True,
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .prompts import NO_FINDINGS, pick
+from medmo.clinical.prompts import NO_FINDINGS, pick
 
 
 MM_PER_PIXEL = 2.5  # a 128-px phantom spans 32 cm, about a chest's width

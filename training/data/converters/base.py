@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from medmo.boxes import as_array
 from ..loading import split_file
-from ..prompts import NO_FINDINGS, SYSTEM_PROMPT, pick
+from medmo.clinical.prompts import NO_FINDINGS, SYSTEM_PROMPT, pick
 
 
 logger = logging.getLogger(__name__)

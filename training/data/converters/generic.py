@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..prompts import pick
+from medmo.clinical.prompts import pick
 from .base import Context, Reject, check_boxes, grounding_rows, image_size, sft_row
 from .vqa import vqa_rows
 

@@ -4,34 +4,12 @@ Each study becomes a report-generation SFT row and a GRPO row for the factuality
 
 import csv
 import hashlib
-import re
 
 from medmo.clinical.iu_xray import read_reports
+from medmo.clinical.reports import FRONTAL_VIEWS, report_sections, report_target
 
-from ..prompts import pick
+from medmo.clinical.prompts import pick
 from .base import Context, Reject, Row, image_size, sft_row, user
-
-
-# A section header in MIMIC-CXR's free text: an upper-case name and a colon at a line start.
-_SECTION = re.compile(r"^\s*([A-Z][A-Z /&()-]+):", re.MULTILINE)
-FRONTAL_VIEWS = ("PA", "AP")
-
-
-def report_sections(text: str) -> dict[str, str]:
-    """Upper-case sections of a radiology report (`FINDINGS`, `IMPRESSION`, ...), whitespace collapsed."""
-    matches = list(_SECTION.finditer(text))
-    sections = {}
-    for match, following in zip(matches, [*matches[1:], None]):
-        body = text[match.end() : following.start() if following else len(text)]
-        sections[match.group(1).strip()] = " ".join(body.split())
-    return sections
-
-
-def report_target(sections: dict[str, str]) -> str | None:
-    findings, impression = sections.get("FINDINGS", ""), sections.get("IMPRESSION", "")
-    if not findings and not impression:
-        return None
-    return " ".join(part for part in (f"FINDINGS: {findings}" if findings else "", f"IMPRESSION: {impression}" if impression else "") if part)
 
 
 def report_rows(sample_id: str, source: str, split: str, image, report: str):
@@ -104,4 +82,4 @@ def iu_xray(context: Context):
         yield from report_rows(f"iu_xray-{report['id']}", "iu_xray", _hash_split(report["id"]), image, target)
 
 
-__all__ = ["iu_xray", "mimic_cxr", "report_sections", "report_target"]
+__all__ = ["iu_xray", "mimic_cxr"]

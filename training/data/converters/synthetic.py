@@ -5,7 +5,7 @@ registry can name it like any other set. The raw folder is not read."""
 from pathlib import Path
 
 from ..phantom import make_phantom
-from ..prompts import pick
+from medmo.clinical.prompts import pick
 from .base import Context, Row, grounding_rows, sft_row
 
 

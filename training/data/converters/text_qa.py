@@ -4,14 +4,13 @@ also become GRPO rows for the answer reward."""
 
 import json
 
+from medmo.clinical.prompts import LETTERS, format_question
+
 from .base import Context, Reject, Row
-from .vqa import LETTERS
 
 
 def _row(sample_id: str, source: str, split: str, question: str, options: list[str] | None, answer: str):
-    prompt = question.strip()
-    if options:
-        prompt += "\n" + "\n".join(f"{LETTERS[i]}. {text}" for i, text in enumerate(options)) + "\nAnswer with the option's letter."
+    prompt = format_question(question, options)
     yield Row(split, {"id": sample_id, "source": source, "images": [], "messages": [
         {"role": "user", "content": [{"type": "text", "text": prompt}]},
         {"role": "assistant", "content": [{"type": "text", "text": answer}]}]})  # fmt: skip

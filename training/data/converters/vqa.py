@@ -7,18 +7,15 @@ import io
 import json
 from pathlib import Path
 
+from medmo.clinical.prompts import format_question
+
 from .base import Context, Reject, Row, image_size, sft_row, user
-
-
-LETTERS = "ABCDEFGH"
 
 
 def vqa_rows(context: Context, sample_id: str, source: str, split: str, image: Path, question: str, answer: str,
              options: list[str] | None = None, answer_type: str | None = None):  # fmt: skip
     """The SFT row of one question, and a GRPO row when the answer can be checked."""
-    prompt = question.strip()
-    if options:
-        prompt += "\n" + "\n".join(f"{LETTERS[i]}. {text}" for i, text in enumerate(options)) + "\nAnswer with the option's letter."
+    prompt = format_question(question, options)
     kind = "multiple_choice" if options else ("closed_vqa" if answer.strip().lower() in ("yes", "no") else "open_vqa")
     images = [str(image)]
     yield Row(split, sft_row(sample_id, source, images, prompt, answer.strip()))

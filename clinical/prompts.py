@@ -38,6 +38,17 @@ PROMPTS: dict[str, tuple[str, ...]] = {
 }
 
 
+LETTERS = "ABCDEFGHIJ"
+
+
+def format_question(question: str, options: list[str] | None = None) -> str:
+    """A question as the model is asked it, options lettered A, B, ... with an answer instruction."""
+    text = question.strip()
+    if options:
+        text += "\n" + "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(options)) + "\nAnswer with the option's letter."
+    return text
+
+
 def pick(task: str, key: str) -> str:
     """A prompt of `task` chosen by a stable hash of `key` (a sample id): same sample, same prompt."""
     if task not in PROMPTS:
@@ -52,4 +63,4 @@ def evaluation_prompt(task: str) -> str:
     return PROMPTS[task][0]
 
 
-__all__ = ["NO_FINDINGS", "PROMPTS", "SYSTEM_PROMPT", "evaluation_prompt", "pick"]
+__all__ = ["LETTERS", "NO_FINDINGS", "PROMPTS", "SYSTEM_PROMPT", "evaluation_prompt", "format_question", "pick"]
