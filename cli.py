@@ -7,6 +7,8 @@
     medmo data phantom OUT          synthetic phantom radiographs for the tiny recipes
     medmo data convert NAME RAW OUT a data set's raw release -> training JSONL (+ summary.json)
     medmo data check-leakage ...    images / questions shared by training and test files
+    medmo eval --model M --tasks T  evaluate a checkpoint on benchmarks (results.json / .md, plots)
+    medmo eval score --predictions  recompute every metric from saved predictions
     medmo demo                      the README's demo
 
 Each sub-command's `--help` gives its options.
@@ -92,6 +94,39 @@ def _check_leakage(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_overlap and (report["shared_images"] or report["shared_questions"]) else 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import TASKS, evaluate, rescore
+
+    if args.list_tasks:
+        for name, task in TASKS.items():
+            summary = (task.adapter.__doc__ or "").strip().splitlines()[0]
+            print(f"{name:<16} {task.family:<9} <data-dir>/{task.folder:<16} {summary}")
+        return 0
+    judge = None
+    if args.judge_endpoint:
+        from .evaluation.judge import Judge
+
+        judge = Judge(args.judge_endpoint, args.judge_model, api_key_env=args.judge_api_key_env)
+    if args.action == "score":
+        if not args.predictions:
+            raise SystemExit("medmo eval score: pass --predictions FILE.jsonl (a predictions file an earlier run wrote).")
+        results = rescore(args.predictions, args.out, resamples=args.resamples, judge=judge, training_data=args.training_data)
+    else:
+        missing = [flag for flag, value in (("--model", args.model), ("--tasks", args.tasks), ("--data-dir", args.data_dir), ("--out", args.out)) if not value]
+        if missing:
+            raise SystemExit(f"medmo eval: missing {', '.join(missing)} (or use `medmo eval --list-tasks` / `medmo eval score --predictions FILE`).")
+        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise SystemExit(f"medmo eval: unknown task(s) {', '.join(unknown)}; `medmo eval --list-tasks` lists them.")
+        results = evaluate(args.model, tasks, args.data_dir, args.out, limit=args.limit, batch_size=args.batch_size, resamples=args.resamples,
+                           judge=judge, training_data=args.training_data, backend=args.backend, max_new_tokens=args.max_new_tokens)  # fmt: skip
+    out = Path(args.out or Path(args.predictions).parent)
+    print((out / "results.md").read_text(encoding="utf-8"))
+    print(f"Results: {out / 'results.json'}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run
 
@@ -147,6 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     leakage.add_argument("--fail-on-overlap", action="store_true", help="exit with status 1 when anything is shared")
     leakage.set_defaults(handler=_check_leakage)
 
+    evaluation = commands.add_parser("eval", help="evaluate a checkpoint on benchmarks, or re-score saved predictions")
+    evaluation.add_argument("action", nargs="?", choices=["score"], help="`score`: recompute metrics from --predictions without generating")
+    evaluation.add_argument("--model", help="MedMO or Qwen3-VL folder or Hub id, or a LoRA adapter folder")
+    evaluation.add_argument("--tasks", help="comma-separated task names (see --list-tasks)")
+    evaluation.add_argument("--data-dir", help="folder holding each benchmark's files under its task folder")
+    evaluation.add_argument("--out", help="output folder: predictions.jsonl, results.json, results.md, plots")
+    evaluation.add_argument("--list-tasks", action="store_true", help="list the task adapters and the folders they read")
+    evaluation.add_argument("--predictions", help="with `score`: a predictions.jsonl written by an earlier run")
+    evaluation.add_argument("--limit", type=int, help="at most this many samples per task (smoke runs)")
+    evaluation.add_argument("--batch-size", type=int, default=8)
+    evaluation.add_argument("--max-new-tokens", type=int, help="override the per-kind generation lengths")
+    evaluation.add_argument("--backend", choices=["transformers", "vllm"], default="transformers", help="vllm: GPU only")
+    evaluation.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
+    evaluation.add_argument("--training-data", nargs="+", help="training JSONL files: report evaluation images that also occur there")
+    evaluation.add_argument("--judge-endpoint", help="OpenAI-compatible base URL (e.g. http://localhost:8000/v1) for the optional LLM judge")
+    evaluation.add_argument("--judge-model", default="gpt-4o-mini", help="judge model name sent to the endpoint")
+    evaluation.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge's API key")
+    evaluation.set_defaults(handler=_evaluate)
+
     demo = commands.add_parser("demo", help="build a tiny MedMO, save it, reload it through the Auto classes")
     demo.add_argument("--output", default="runs/demo", help="folder for the demo's outputs")
     demo.set_defaults(handler=_demo)
@@ -154,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # MedMO's own progress at INFO; libraries (rouge-score's absl, matplotlib) only when they warn.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("medmo").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
     from .training.data.converters import ConversionError

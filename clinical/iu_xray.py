@@ -6,6 +6,7 @@ reference for the findings extractor. Used by the extractor's agreement test and
 the IU X-Ray data converter.
 """
 
+import hashlib
 import re
 import tarfile
 import xml.etree.ElementTree as ElementTree
@@ -87,6 +88,13 @@ def read_reports(source: str | Path) -> Iterator[dict]:
             yield parse_report(archive.extractfile(member).read().decode("utf-8"))
 
 
+def split_of(report_id: str) -> str:
+    """IU X-Ray has no official split: a stable 80/10/10 train/validation/test split by a hash of
+    the report id, shared by the converter and the evaluation so the two never overlap."""
+    bucket = int(hashlib.sha1(report_id.encode()).hexdigest(), 16) % 10
+    return "test" if bucket == 0 else ("validation" if bucket == 1 else "train")
+
+
 def torchxrayvision_reports_archive() -> Path | None:
     """The IU X-Ray reports archive the torchxrayvision wheel ships (installed with --no-deps), if any."""
     import importlib.util
@@ -98,4 +106,4 @@ def torchxrayvision_reports_archive() -> Path | None:
     return path if path.exists() else None
 
 
-__all__ = ["MESH_TO_FINDING", "parse_report", "read_reports", "torchxrayvision_reports_archive"]
+__all__ = ["MESH_TO_FINDING", "parse_report", "read_reports", "split_of", "torchxrayvision_reports_archive"]

@@ -271,7 +271,8 @@ MIMIC_REPORT = """                                 FINAL REPORT
 def test_mimic_cxr_fixture(tmp_path, processor):
     raw = tmp_path / "mimic"
     raw.mkdir()
-    (raw / "mimic-cxr-2.0.0-split.csv").write_text("dicom_id,study_id,subject_id,split\nd1,50000001,10000032,train\nd2,50000001,10000032,train\nd3,50000002,10000032,test\nd4,50000003,10000033,validate\n")
+    # PhysioNet ships the split table gzip-compressed
+    (raw / "mimic-cxr-2.0.0-split.csv.gz").write_bytes(gzip.compress(b"dicom_id,study_id,subject_id,split\nd1,50000001,10000032,train\nd2,50000001,10000032,train\nd3,50000002,10000032,test\nd4,50000003,10000033,validate\n"))
     (raw / "mimic-cxr-2.0.0-metadata.csv").write_text("dicom_id,subject_id,study_id,ViewPosition\nd1,10000032,50000001,LATERAL\nd2,10000032,50000001,PA\nd3,10000032,50000002,AP\nd4,10000033,50000003,LL\n")
     folder = raw / "files" / "p10" / "p10000032"
     picture(folder / "s50000001" / "d2.jpg")

@@ -8,6 +8,7 @@ with examples, and `summary.json` says rows read, written and rejected, with
 `written + rejected == read`. In strict mode the first rejection stops the conversion.
 """
 
+import gzip
 import json
 import logging
 from collections import Counter
@@ -88,6 +89,11 @@ class Context:
             return [1000, 1000]
         return [int(v) for v in image_size]
 
+
+
+def open_text(path: Path):
+    """A published table or text file, gzip-compressed (`.gz`, as PhysioNet and NIH ship them) or not."""
+    return gzip.open(path, "rt", encoding="utf-8") if Path(path).suffix == ".gz" else open(path, encoding="utf-8")
 
 def image_size(path: Path) -> tuple[int, int] | None:
     """An image's (width, height) from its header, or None when it is missing or unreadable."""

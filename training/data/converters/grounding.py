@@ -4,7 +4,6 @@
 the processor's frame by `medmo.boxes` (through `processor.format_boxes`)."""
 
 import csv
-import gzip
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,11 +13,7 @@ from PIL import Image
 
 from medmo.medical_images import apply_window
 
-from .base import Context, Reject, check_boxes, grounding_rows, image_size
-
-
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+from .base import Context, Reject, check_boxes, grounding_rows, image_size, open_text
 
 
 def _find(raw: Path, *names: str) -> Path | None:
@@ -53,7 +48,7 @@ def nih_chestxray14(context: Context):
     images = _index_images(context.raw / "images") if (context.raw / "images").exists() else {}
     splits = _split_lists(context.raw)
     grouped: dict[str, list] = defaultdict(list)
-    with _open_text(csv_path) as file:
+    with open_text(csv_path) as file:
         reader = csv.reader(file)
         next(reader, None)  # the header's "Bbox [x,y,w,h]" is itself split by its commas
         for number, fields in enumerate(reader, start=2):

@@ -3,13 +3,12 @@
 Each study becomes a report-generation SFT row and a GRPO row for the factuality reward."""
 
 import csv
-import hashlib
 
-from medmo.clinical.iu_xray import read_reports
+from medmo.clinical.iu_xray import read_reports, split_of
 from medmo.clinical.reports import FRONTAL_VIEWS, report_sections, report_target
 
 from medmo.clinical.prompts import pick
-from .base import Context, Reject, Row, image_size, sft_row, user
+from .base import Context, Reject, Row, image_size, open_text, sft_row, user
 
 
 def report_rows(sample_id: str, source: str, split: str, image, report: str):
@@ -20,17 +19,18 @@ def report_rows(sample_id: str, source: str, split: str, image, report: str):
 
 def mimic_cxr(context: Context):
     """MIMIC-CXR: `mimic-cxr-2.0.0-split.csv` (`dicom_id, study_id, subject_id, split`),
-    `mimic-cxr-2.0.0-metadata.csv` (`ViewPosition`), reports `files/p<NN>/p<subject>/s<study>.txt`
+    `mimic-cxr-2.0.0-metadata.csv` (`ViewPosition`), either gzip-compressed as PhysioNet ships them, reports `files/p<NN>/p<subject>/s<study>.txt`
     and JPGs `files/p<NN>/p<subject>/s<study>/<dicom_id>.jpg` (MIMIC-CXR-JPG). One frontal image
     per study (PA before AP); studies without FINDINGS or IMPRESSION are rejected."""
-    split_path, metadata_path = context.raw / "mimic-cxr-2.0.0-split.csv", context.raw / "mimic-cxr-2.0.0-metadata.csv"
-    if not split_path.exists() or not metadata_path.exists():
-        yield Reject("split or metadata CSV not found", str(context.raw))
+    split_path, metadata_path = (next((p for p in (context.raw / name, context.raw / f"{name}.gz") if p.exists()), None)
+                                 for name in ("mimic-cxr-2.0.0-split.csv", "mimic-cxr-2.0.0-metadata.csv"))  # fmt: skip
+    if split_path is None or metadata_path is None:
+        yield Reject("split or metadata CSV (.csv or .csv.gz) not found", str(context.raw))
         return
-    with open(metadata_path, encoding="utf-8") as file:
+    with open_text(metadata_path) as file:
         views = {row["dicom_id"]: row.get("ViewPosition", "") for row in csv.DictReader(file)}
     studies: dict[str, dict] = {}
-    with open(split_path, encoding="utf-8") as file:
+    with open_text(split_path) as file:
         for row in csv.DictReader(file):
             study = studies.setdefault(row["study_id"], {"subject": row["subject_id"], "split": row["split"], "images": []})
             study["images"].append(row["dicom_id"])
@@ -55,12 +55,6 @@ def mimic_cxr(context: Context):
         yield from report_rows(f"mimic_cxr-s{study_id}", "mimic_cxr", {"validate": "validation"}.get(study["split"], study["split"]), image, target)
 
 
-def _hash_split(key: str) -> str:
-    """IU X-Ray has no official split: a stable 80/10/10 split by report id."""
-    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 10
-    return "test" if bucket == 0 else ("validation" if bucket == 1 else "train")
-
-
 def iu_xray(context: Context):
     """IU X-Ray (Open-i): reports as XML (`ecgen-radiology/*.xml` or `NLMCXR_reports.tgz`) and PNG
     images named by each report's `parentImage` id (`images/<id>.png`). The first image of a
@@ -79,7 +73,7 @@ def iu_xray(context: Context):
         if image is None:
             yield Reject("image not found", where)
             continue
-        yield from report_rows(f"iu_xray-{report['id']}", "iu_xray", _hash_split(report["id"]), image, target)
+        yield from report_rows(f"iu_xray-{report['id']}", "iu_xray", split_of(report["id"]), image, target)
 
 
 __all__ = ["iu_xray", "mimic_cxr"]
