@@ -110,7 +110,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.action == "score":
         if not args.predictions:
             raise SystemExit("medmo eval score: pass --predictions FILE.jsonl (a predictions file an earlier run wrote).")
-        results = rescore(args.predictions, args.out, resamples=args.resamples, judge=judge, training_data=args.training_data)
+        results = rescore(args.predictions, args.out, resamples=args.resamples, judge=judge, training_data=args.training_data,
+                          report_extras=args.report_extras)  # fmt: skip
     else:
         missing = [flag for flag, value in (("--model", args.model), ("--tasks", args.tasks), ("--data-dir", args.data_dir), ("--out", args.out)) if not value]
         if missing:
@@ -120,7 +121,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         if unknown:
             raise SystemExit(f"medmo eval: unknown task(s) {', '.join(unknown)}; `medmo eval --list-tasks` lists them.")
         results = evaluate(args.model, tasks, args.data_dir, args.out, limit=args.limit, batch_size=args.batch_size, resamples=args.resamples,
-                           judge=judge, training_data=args.training_data, backend=args.backend, max_new_tokens=args.max_new_tokens)  # fmt: skip
+                           judge=judge, training_data=args.training_data, backend=args.backend, max_new_tokens=args.max_new_tokens,
+                           report_extras=args.report_extras)  # fmt: skip
     out = Path(args.out or Path(args.predictions).parent)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"Results: {out / 'results.json'}")
@@ -196,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--backend", choices=["transformers", "vllm"], default="transformers", help="vllm: GPU only")
     evaluation.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
     evaluation.add_argument("--training-data", nargs="+", help="training JSONL files: report evaluation images that also occur there")
+    evaluation.add_argument("--report-extras", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], default=[],
+                            help="optional report metrics needing their packages and cached weights: radgraph,chexbert,green,ratescore")
     evaluation.add_argument("--judge-endpoint", help="OpenAI-compatible base URL (e.g. http://localhost:8000/v1) for the optional LLM judge")
     evaluation.add_argument("--judge-model", default="gpt-4o-mini", help="judge model name sent to the endpoint")
     evaluation.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge's API key")

@@ -32,15 +32,17 @@ def leakage(records: list[dict], training_files: list[str]) -> dict:
     return report
 
 
-def score(records: list[dict], model: str, reading: dict | None = None, resamples: int = 1000, judge=None, training_data=None) -> dict:
-    """Results for prediction records: metrics per task, reading counts, optional judge and leakage."""
+def score(records: list[dict], model: str, reading: dict | None = None, resamples: int = 1000, judge=None, training_data=None,
+          report_extras=()) -> dict:  # fmt: skip
+    """Results for prediction records: metrics per task, reading counts, optional judge, leakage and
+    report extras (RadGraph-F1, CheXbert-F1, GREEN, RaTEScore; see `medmo.evaluation.extras`)."""
     by_task = {}
     for record in records:
         by_task.setdefault(record["task"], []).append(record)
     results = {"model": model, "tasks": {}}
     for task, task_records in by_task.items():
         read = (reading or {}).get(task, {})
-        results["tasks"][task] = {"scored": len(task_records), **read, "metrics": score_records(task_records, resamples)}
+        results["tasks"][task] = {"scored": len(task_records), **read, "metrics": score_records(task_records, resamples, report_extras)}
         if read and read["samples"] != len(task_records):
             raise RuntimeError(f"{task}: {read['samples']} samples read but {len(task_records)} scored.")
     if judge is not None:
@@ -52,12 +54,17 @@ def score(records: list[dict], model: str, reading: dict | None = None, resample
 
 def evaluate(model_path: str, tasks: list[str], data_dir: str, out_dir: str, limit: int | None = None, batch_size: int = 8,
              resamples: int = 1000, judge=None, training_data: list[str] | None = None, backend: str = "transformers",
-             max_new_tokens: int | None = None, progress: bool = True) -> dict:  # fmt: skip
+             max_new_tokens: int | None = None, report_extras=(), progress: bool = True) -> dict:  # fmt: skip
     """Generate and score `tasks` for the model at `model_path` (a MedMO or Qwen3-VL folder or Hub
     id, or a LoRA adapter folder); writes predictions, results and plots under `out_dir`.
 
     `backend` is "transformers" (any device; bf16 + SDPA on a GPU) or "vllm" (GPU only).
+    `report_extras` are checked before generating, so a missing package fails in seconds.
     """
+    if report_extras:
+        from .extras import compute_extras
+
+        compute_extras(report_extras, [], [])
     if backend == "vllm":
         from .runner import VLLMBackend
 
@@ -70,20 +77,22 @@ def evaluate(model_path: str, tasks: list[str], data_dir: str, out_dir: str, lim
         raise ValueError(f"Unknown backend {backend!r}: use 'transformers' or 'vllm'.")
     records, reading = run(generate, processor, tasks, data_dir, out_dir, limit=limit, batch_size=batch_size,
                            max_new_tokens=max_new_tokens, progress=progress)  # fmt: skip
-    results = score(records, model_path, reading, resamples, judge, training_data)
+    results = score(records, model_path, reading, resamples, judge, training_data, report_extras)
     results["backend"] = backend
     write(results, records, Path(out_dir))
     return results
 
 
-def rescore(predictions: str, out_dir: str | None = None, resamples: int = 1000, judge=None, training_data: list[str] | None = None) -> dict:
+def rescore(predictions: str, out_dir: str | None = None, resamples: int = 1000, judge=None, training_data: list[str] | None = None,
+            report_extras=()) -> dict:  # fmt: skip
     """Recompute every metric from a saved `predictions.jsonl` (no model, no generation), e.g. to
     score another model's outputs written in the same record format."""
     path = Path(predictions)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: pass the predictions.jsonl an evaluation run wrote.")
     records = list(read_predictions(path).values())
-    results = score(records, f"predictions from {path}", resamples=resamples, judge=judge, training_data=training_data)
+    results = score(records, f"predictions from {path}", resamples=resamples, judge=judge, training_data=training_data,
+                    report_extras=report_extras)  # fmt: skip
     write(results, records, Path(out_dir) if out_dir else path.parent)
     return results
 

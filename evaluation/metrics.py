@@ -178,7 +178,8 @@ def clinical_f1(records: list[dict]) -> dict:
             "per_finding": {name: float(value) for name, value in zip(names, per_finding)}}  # fmt: skip
 
 
-def report_metrics(records: list[dict], resamples: int = 1000) -> dict:
+def report_metrics(records: list[dict], resamples: int = 1000, extras=()) -> dict:
+    """Report-generation metrics; `extras` names optional model-based ones (`medmo.evaluation.extras`)."""
     pairs = [(r["prediction"], r["reference"]) for r in records]
     metrics = {f"bleu_{n}": bleu_metric(pairs, n, resamples) for n in (1, 2, 3, 4)}
     metrics["rouge_l"] = _metric(rouge_l_scores(pairs), resamples)
@@ -194,6 +195,10 @@ def report_metrics(records: list[dict], resamples: int = 1000) -> dict:
     metrics["clinical_f1_micro"] = {"value": micro(everything), "n": len(records), "ci95": _interval(micro, len(records), resamples)}
     metrics["clinical_f1_macro"] = {"value": macro(everything), "n": len(records), "ci95": _interval(macro, len(records), resamples)}
     metrics["clinical_f1_per_finding"] = {name: float(value) for name, value in zip(names, _f1(*counts.sum(axis=0).T))}
+    if extras:
+        from .extras import compute_extras
+
+        metrics["extras"] = compute_extras(extras, [extract_answer(p) for p, _ in pairs], [r for _, r in pairs], resamples)
     return metrics
 
 
@@ -318,8 +323,9 @@ def grounding_metrics(records: list[dict], resamples: int = 1000) -> dict:
     }
 
 
-def score_records(records: list[dict], resamples: int = 1000) -> dict:
-    """Every metric that applies, by sample kind: answers, reports, grounding."""
+def score_records(records: list[dict], resamples: int = 1000, report_extras=()) -> dict:
+    """Every metric that applies, by sample kind: answers, reports (plus the optional
+    `report_extras`, e.g. ["radgraph"]), grounding."""
     groups = defaultdict(list)
     for record in records:
         groups["answers" if record["kind"] in ("closed", "open", "multiple_choice") else record["kind"]].append(record)
@@ -327,7 +333,7 @@ def score_records(records: list[dict], resamples: int = 1000) -> dict:
     if groups.get("answers"):
         results["answers"] = answer_metrics(groups["answers"], resamples)
     if groups.get("report"):
-        results["report"] = report_metrics(groups["report"], resamples)
+        results["report"] = report_metrics(groups["report"], resamples, report_extras)
     if groups.get("grounding"):
         results["grounding"] = grounding_metrics(groups["grounding"], resamples)
     return results

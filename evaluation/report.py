@@ -53,6 +53,10 @@ def markdown(results: dict) -> str:
             meteor = f"{100 * m['meteor']['value']:.1f}" if m["meteor"]["value"] is not None else "- (no Java)"
             lines.append(f"| {name} | {_percent(m['rouge_l'])} | {_plain(m['cider_d'], 100)} | {_plain(m['bleu_1'])} | {_plain(m['bleu_4'])} | {meteor} "
                          f"| {_percent(m['clinical_f1_micro'])} / {_percent(m['clinical_f1_macro'])} |")  # fmt: skip
+        extras = {(n, e) for n in reports for e in tasks[n]["metrics"]["report"].get("extras", {})}
+        if extras:
+            lines += ["", "| task | extra | value |", "|---|---|---|"]
+            lines += [f"| {n} | {e} | {_percent(tasks[n]['metrics']['report']['extras'][e])} |" for n, e in sorted(extras)]
         lines += ["", PAPER["report"], ""]
     grounding = [n for n in TASKS if n in tasks and "grounding" in tasks[n]["metrics"]]
     if grounding:

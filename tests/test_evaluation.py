@@ -451,3 +451,31 @@ def test_readme_evaluation_quickstart_runs_as_written(tmp_path):
     results = json.loads((tmp_path / "eval/tiny/results.json").read_text())
     assert results["tasks"]["phantom"]["scored"] == 20
     assert "## Grounding" in (tmp_path / "eval/tiny/results.md").read_text()
+
+
+def test_report_extras_reach_results_and_a_missing_package_fails_before_generating(tmp_path, monkeypatch):
+    seen = {}
+
+    class F1RadGraph:
+        def __init__(self, reward_level, model_type=None):
+            pass
+
+        def __call__(self, refs, hyps):
+            seen["hyps"], seen["refs"] = hyps, refs
+            return 0.25, [0.5, 0.0], None, None
+
+    monkeypatch.setitem(sys.modules, "radgraph", types.SimpleNamespace(F1RadGraph=F1RadGraph))
+    predictions = tmp_path / "predictions.jsonl"
+    rows = [answer_record("report", "<think>x</think><answer>Small effusion.</answer>", "Small left effusion.", task="mimic_cxr"),
+            answer_record("report", "Clear.", "Cardiomegaly.", task="mimic_cxr")]  # fmt: skip
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli(["eval", "score", "--predictions", str(predictions), "--resamples", "0", "--report-extras", "radgraph"]) == 0
+    extra = json.loads((tmp_path / "results.json").read_text())["tasks"]["mimic_cxr"]["metrics"]["report"]["extras"]["radgraph"]
+    assert (extra["value"], extra["per_sample"], extra["n"]) == (0.25, [0.5, 0.0], 2)
+    assert seen == {"hyps": ["Small effusion.", "Clear."], "refs": ["Small left effusion.", "Cardiomegaly."]}
+    assert "| mimic_cxr | radgraph | 25.0 |" in (tmp_path / "results.md").read_text()
+
+    monkeypatch.setitem(sys.modules, "f1chexbert", None)
+    with pytest.raises(ImportError, match="pip install f1chexbert"):
+        cli(["eval", "--model", str(tmp_path / "never-loaded"), "--tasks", "mimic_cxr", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"),
+             "--report-extras", "chexbert"])  # fmt: skip

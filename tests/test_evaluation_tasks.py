@@ -811,3 +811,31 @@ def test_missing_folder_names_the_expected_folder(tmp_path, name):
     expected = tmp_path / TASKS[name].folder
     with pytest.raises(FileNotFoundError, match=f"{name}: expected the benchmark's files under {expected}"):
         list(load_task(name, tmp_path))
+
+
+def _fixture_data_dir(name: str, tmp_path: Path) -> Path:
+    """The data folder an adapter test left a readable fixture of `name` in."""
+    for folder in sorted(p for p in tmp_path.rglob(TASKS[name].folder) if p.is_dir()):
+        try:
+            if any(isinstance(item, Sample) for item in load_task(name, folder.parent)):
+                return folder.parent
+        except FileNotFoundError:  # a variant the test writes to check the missing-file error
+            continue
+    raise AssertionError(f"the {name} test left no readable fixture")
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_medmo_eval_runs_on_every_fixture(name, tmp_path, tiny_dir):
+    from medmo.cli import main as cli
+
+    (tmp_path / "fixture").mkdir()
+    getattr(sys.modules[__name__], f"test_{name}")(tmp_path / "fixture")
+    data_dir, out = _fixture_data_dir(name, tmp_path / "fixture"), tmp_path / "out"
+    assert cli(["eval", "--model", str(tiny_dir), "--tasks", name, "--data-dir", str(data_dir), "--out", str(out),
+                "--limit", "3", "--max-new-tokens", "4", "--resamples", "0"]) == 0  # fmt: skip
+    task = json.loads((out / "results.json").read_text())["tasks"][name]
+    assert task["scored"] == task["samples"] > 0
+    kinds = {json.loads(line)["kind"] for line in (out / "predictions.jsonl").read_text().splitlines()}
+    families = {"answers" if kind in ("closed", "open", "multiple_choice") else kind for kind in kinds}
+    assert set(task["metrics"]) == families
+    assert (out / "results.md").read_text().startswith(f"# Evaluation of `{tiny_dir}`")
