@@ -62,9 +62,9 @@ def _phantom(args: argparse.Namespace) -> None:
         print(f"{name}: {path}")
 
 
-def _convert_data(args: argparse.Namespace) -> None:
+def _convert_data(args: argparse.Namespace) -> int:
     from .training.data.cards import read_registry
-    from .training.data.converters import CONVERTERS, convert
+    from .training.data.converters import CONVERTERS, ConversionError, convert
     from .training.modules import load_processor
 
     registry = read_registry()
@@ -81,8 +81,13 @@ def _convert_data(args: argparse.Namespace) -> None:
         from .tiny import build_processor
 
         processor = build_processor(min_pixels=args.min_pixels, max_pixels=args.max_pixels)
-    summary = convert(args.name, CONVERTERS[converter], args.raw, args.output, processor, strict=args.strict, options=options)
+    try:
+        summary = convert(args.name, CONVERTERS[converter], args.raw, args.output, processor, strict=args.strict, options=options)
+    except ConversionError as error:
+        print(f"medmo data convert: error: {error}", file=sys.stderr)
+        return 2
     print(json.dumps(summary.as_dict(), indent=2))
+    return 0
 
 
 def _check_leakage(args: argparse.Namespace) -> int:
@@ -132,7 +137,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run
 
-    run(Path(args.output))
+    run(Path(args.output), fast=args.fast)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,8 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge's API key")
     evaluation.set_defaults(handler=_evaluate)
 
-    demo = commands.add_parser("demo", help="build a tiny MedMO, save it, reload it through the Auto classes")
+    demo = commands.add_parser("demo", help="the four-stage recipe in miniature on phantoms (CPU), evaluated after each stage")
     demo.add_argument("--output", default="runs/demo", help="folder for the demo's outputs")
+    demo.add_argument("--fast", action="store_true", help="a few images and steps: checks the pipeline, not quality (under 2 minutes)")
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -216,12 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("medmo").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
+    # Only the light checkpoint module here: `medmo convert` must work on a core install (no `datasets`).
     from .checkpoint import CheckpointError
-    from .training.data.converters import ConversionError
 
     try:
         status = args.handler(args)
-    except (CheckpointError, ConversionError) as error:
+    except CheckpointError as error:
         print(f"medmo {args.command}: error: {error}", file=sys.stderr)
         return 2
     return status or 0
