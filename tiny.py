@@ -95,10 +95,11 @@ def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 1000)
     return tokenizer
 
 
-def build_image_processor(min_pixels: int = 32 * 32, max_pixels: int = 128 * 128):
-    """Qwen3-VL's image processor (16-px patches, 2x2 merge, mean/std 0.5), PIL backend."""
+def build_image_processor(min_pixels: int = 32 * 32, max_pixels: int = 128 * 128, patch_size: int = 16):
+    """Qwen3-VL's image processor (16-px patches unless `patch_size` says otherwise, 2x2 merge,
+    mean/std 0.5), PIL backend."""
     settings = {
-        "patch_size": 16,
+        "patch_size": patch_size,
         "temporal_patch_size": 2,
         "merge_size": 2,
         "image_mean": [0.5, 0.5, 0.5],
@@ -110,11 +111,11 @@ def build_image_processor(min_pixels: int = 32 * 32, max_pixels: int = 128 * 128
     return transformers.Qwen2VLImageProcessor(**settings, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
-def build_processor(tokenizer=None, min_pixels: int = 32 * 32, max_pixels: int = 128 * 128) -> MedMOProcessor:
+def build_processor(tokenizer=None, min_pixels: int = 32 * 32, max_pixels: int = 128 * 128, patch_size: int = 16) -> MedMOProcessor:
     """A MedMO processor around an offline tokenizer and Qwen3-VL's image processor."""
     tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
     return MedMOProcessor(
-        image_processor=build_image_processor(min_pixels, max_pixels),
+        image_processor=build_image_processor(min_pixels, max_pixels, patch_size),
         tokenizer=tokenizer,
         chat_template=tokenizer.chat_template,
     )

@@ -31,7 +31,8 @@ def test_wheel_installs_a_working_medmo_package(tmp_path):
                      "medmo/processing_medmo.py", "medmo/chat_template.jinja", "medmo/cli.py",
                      # package data the installed code reads at run time
                      "medmo/clinical/lexicon.yaml", "medmo/evaluation/judge_prompt.txt", "medmo/evaluation/tasks.py",
-                     "medmo/training/sft.py", "medmo/training/data/converters/base.py"):
+                     "medmo/training/sft.py", "medmo/training/data/converters/base.py",
+                     "medmo/training/recipes/tiny/stage2_grounding.yaml", "medmo/training/accelerate_configs/zero2.yaml"):
         assert expected in names, expected
     assert not any(name.startswith(("medmo/tests/", "medmo/bench/", "tests/")) for name in names)
 

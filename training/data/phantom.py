@@ -119,10 +119,10 @@ def make_phantom(seed: int, size: int = 128, max_lesions: int = 2) -> Phantom:
             box = [float(columns.min()), float(rows.min()), float(columns.max() + 1), float(rows.max() + 1)]
             lesions.append(Lesion(kind, box, side, "lower", int(round(height * MM_PER_PIXEL))))
             continue
-        sigma = rng.uniform(1.8, 3.0) if kind == "nodule" else rng.uniform(4.0, 6.5)
+        sigma = rng.uniform(2.5, 4.0) if kind == "nodule" else rng.uniform(5.0, 8.0)
         x = cx + rng.uniform(-0.55, 0.55) * ax
         y = cy + rng.uniform(-0.6, 0.5) * ay
-        pixels += 0.55 * _blob(shape, (x, y), sigma)
+        pixels += 0.6 * _blob(shape, (x, y), sigma)
         radius = 2.0 * sigma
         box = [max(0.0, x - radius), max(0.0, y - radius), min(float(size), x + radius), min(float(size), y + radius)]
         lesions.append(Lesion(kind, [round(v, 1) for v in box], side, _zone(y, top, bottom), int(round(2 * radius * MM_PER_PIXEL))))
