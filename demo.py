@@ -61,7 +61,7 @@ class Plan:
     logging_steps: int = 5
 
 
-FULL = Plan(train_images=2000, heldout_images=200, epochs={"stage1": 1, "stage2": 12, "stage3": 1}, grpo_steps=80)
+FULL = Plan(train_images=2000, heldout_images=200, epochs={"stage1": 1, "stage2": 14, "stage3": 1}, grpo_steps=80)
 FAST = Plan(train_images=32, heldout_images=8, epochs={"stage1": 1, "stage2": 1, "stage3": 1}, grpo_steps=1, logging_steps=1)
 STAGES = (("stage1", "sft", "stage1_reports.yaml"), ("stage2", "sft", "stage2_grounding.yaml"), ("stage3", "sft", "stage3_instruct.yaml"))
 
@@ -353,9 +353,11 @@ def run(output_dir: Path = DEFAULT_OUTPUT, fast: bool = False) -> dict:
         log(f"{name}: training/{kind}.py --config training/recipes/tiny/{recipe}")
         result = train(kind, recipe, model, output_dir / name, phantom_dir, plan, "--num_train_epochs", str(plan.epochs[name]))
         model, logs[name] = output_dir / name, result["log"]
+        evaluated = time.perf_counter()
         metrics, records = evaluate(model, samples, output_dir / "eval" / name, plan)
         stages.append({"stage": name, **metrics, "seconds": result["seconds"]})
-        log(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in stages[-1].items() if key != "stage"))
+        log(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
+            + f" (training {result['seconds']:.0f} s, evaluation {time.perf_counter() - evaluated:.0f} s, {time.perf_counter() - start:.0f} s so far)")
     sft_seconds_per_step = result["seconds"] / max(1, result["steps"])
 
     control = grpo_vs_control(model, output_dir, phantom_dir, samples, plan, sft_seconds_per_step)
