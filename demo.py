@@ -42,10 +42,10 @@ DEMO_MODEL = {
     "text_config": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
                     "num_key_value_heads": 2, "head_dim": 32,
                     "rope_scaling": {"rope_type": "default", "mrope_section": [8, 4, 4], "mrope_interleaved": True}},
+    # 8-px patches: a 128-px phantom becomes 8 x 8 merged tokens of 16 px
     "vision_config": {"hidden_size": 64, "intermediate_size": 128, "depth": 2, "num_heads": 2, "out_hidden_size": 128,
                       "patch_size": 8, "num_position_embeddings": 256, "deepstack_visual_indexes": [0, 1]},
 }  # fmt: skip
-PATCH_SIZE = 8  # 8-px patches: a 128-px phantom becomes 8 x 8 merged tokens of 16 px
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,11 @@ def build_model(output_dir: Path, seed: int = 0) -> Path:
     import torch
 
     from .checkpoint import save_medmo_folder
-    from .tiny import build_processor, build_tiny
+    from .tiny import build_tiny
 
     model, processor = build_tiny(seed=seed, **DEMO_MODEL)
     with torch.no_grad():
         model.model.visual.pos_embed.weight.normal_(0.0, POSITION_EMBEDDING_STD, generator=torch.Generator().manual_seed(seed))
-    processor = build_processor(processor.tokenizer, min_pixels=32 * 32, max_pixels=128 * 128, patch_size=PATCH_SIZE)
     return save_medmo_folder(model, processor, output_dir)
 
 

@@ -143,10 +143,12 @@ _VISION_TOKENS = {
 
 
 def build_tiny(seed: int = 0, tokenizer=None, **config_overrides):
-    """A random tiny MedMO model and its processor, ready to run on a CPU in milliseconds."""
+    """A random tiny MedMO model and its processor, ready to run on a CPU in milliseconds. The
+    processor's patch size follows a `vision_config={"patch_size": ...}` override."""
     import torch
 
-    processor = build_processor(tokenizer)
+    patch_size = (config_overrides.get("vision_config") or {}).get("patch_size", 16)
+    processor = build_processor(tokenizer, patch_size=patch_size)
     torch.manual_seed(seed)
     model = MedMOForConditionalGeneration(tiny_config(processor.tokenizer, **config_overrides))
     model.generation_config.eos_token_id = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")

@@ -13,9 +13,7 @@ Median of `--runs` timed runs after one warm-up.
 import argparse
 import random
 import shutil
-import statistics
 import tempfile
-import time
 
 import torch
 
@@ -25,15 +23,7 @@ from medmo.evaluation.tasks import load_task
 from medmo.tiny import build_processor, build_tiny
 from medmo.training.data.phantom import make_phantom, write_phantom_dataset
 
-
-def median_seconds(function, runs: int) -> float:
-    function()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+from common import median_seconds
 
 
 def generation_rates(samples: int, batch_size: int, new_tokens: int, runs: int) -> tuple[float, float]:

@@ -26,19 +26,10 @@ from medmo.boxes import format_boxes, parse_boxes
 from medmo.medical_images import dicom_pixels, dicom_to_image, load_image
 from medmo.tiny import build_image_processor, build_processor
 
+from common import median_seconds
+
 
 SIDE = 1280
-
-
-def median_seconds(function, runs: int, repeat: int = 1) -> float:
-    function()  # warm-up
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for _ in range(repeat):
-            function()
-        samples.append((time.perf_counter() - start) / repeat)
-    return statistics.median(samples)
 
 
 def interleaved_medians(functions: dict, runs: int) -> dict:

@@ -18,7 +18,6 @@ import math
 import random
 import re
 import statistics
-import time
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -27,15 +26,11 @@ from medmo.boxes import format_boxes, parse_boxes
 from medmo.clinical.findings import load_lexicon
 from medmo.training.rewards import box_reward, report_factuality_reward
 
+from common import median_seconds
+
 
 def median_rate(function, items: int, runs: int) -> float:
-    function()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return items / statistics.median(samples)
+    return items / median_seconds(function, runs)
 
 
 def random_boxes(rng: random.Random, count: int, size: int = 1000) -> list[dict]:

@@ -103,6 +103,13 @@ def _question(task, sample_id, images, question, answer, options=None, meta=None
     return Sample(sample_id, task, kind, format_question(question, options), reference, [str(i) for i in images], options, meta=meta or {})
 
 
+def _open_question(task: str, sample_id: str, where: str, image: Path, record: dict):
+    """A JSON VQA record (`question`, `answer`) on one image file as a sample, or the Problem that stops it."""
+    if not record.get("question") or record.get("answer") is None:
+        return Problem(where, "missing question or answer")
+    return _image_problem(image, where) or _question(task, sample_id, [image], record["question"], str(record["answer"]))
+
+
 def _saved_image(cache: Path, name: str, data: bytes) -> Path:
     """Images shipped inside parquet files are written once to a cache folder beside the data."""
     path = cache / f"{name}.png"
@@ -123,14 +130,8 @@ def vqa_rad(root: Path):
     for index, record in enumerate(json.loads(path.read_text(encoding="utf-8"))):
         if not str(record.get("phrase_type", "")).startswith("test"):
             continue
-        where = f"{path.name}[{index}]"
         image = root / "VQA_RAD Image Folder" / str(record.get("image_name", ""))
-        if not record.get("question") or record.get("answer") is None:
-            yield Problem(where, "missing question or answer")
-        elif problem := _image_problem(image, where):
-            yield problem
-        else:
-            yield _question("vqa_rad", f"vqa_rad-{record.get('qid', index)}", [image], record["question"], str(record["answer"]))
+        yield _open_question("vqa_rad", f"vqa_rad-{record.get('qid', index)}", f"{path.name}[{index}]", image, record)
 
 
 def slake(root: Path):
@@ -140,14 +141,8 @@ def slake(root: Path):
     for index, record in enumerate(json.loads(path.read_text(encoding="utf-8"))):
         if record.get("q_lang", "en") != "en":
             continue
-        where = f"{path.name}[{index}]"
         image = root / "imgs" / str(record.get("img_name", ""))
-        if not record.get("question") or record.get("answer") is None:
-            yield Problem(where, "missing question or answer")
-        elif problem := _image_problem(image, where):
-            yield problem
-        else:
-            yield _question("slake", f"slake-{record.get('qid', index)}", [image], record["question"], str(record["answer"]))
+        yield _open_question("slake", f"slake-{record.get('qid', index)}", f"{path.name}[{index}]", image, record)
 
 
 def pathvqa(root: Path):

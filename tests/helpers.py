@@ -10,6 +10,20 @@ import numpy as np
 from PIL import Image
 
 
+# A MIMIC-CXR free-text report in the released layout (header, sections), made up for the fixtures.
+MIMIC_REPORT = """                                 FINAL REPORT
+ EXAMINATION:  CHEST (PA AND LAT)
+
+ INDICATION:  ___F with cough
+
+ FINDINGS:
+ There is a small left pleural effusion.  No pneumothorax.
+
+ IMPRESSION:
+ Small left effusion.
+"""
+
+
 def random_image(width: int, height: int, seed: int = 0) -> Image.Image:
     pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
     return Image.fromarray(pixels)

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
 import medmo.configuration_medmo as configuration_module
@@ -75,6 +76,18 @@ def test_default_config_is_medmo_8b():
 def test_tiny_preset_builds_a_model_with_the_counted_parameters():
     config = MedMOConfig.from_preset("tiny")
     assert meta_parameter_count(config) == expected_parameter_count(config)
+
+
+def test_tiny_builder_gives_the_processor_the_model_patch_size():
+    from medmo.tiny import build_tiny
+
+    model, processor = build_tiny(vision_config={"patch_size": 8, "num_position_embeddings": 256})
+    assert model.config.vision_config.patch_size == processor.image_processor.patch_size == 8
+    inputs = processor(images=[Image.new("RGB", (128, 128))], text=["<|vision_start|><|image_pad|><|vision_end|>"], return_tensors="pt")
+    # 8-px patches: a 128-px image is a 16 x 16 patch grid, which the model consumes without a shape error
+    assert inputs["image_grid_thw"].tolist() == [[1, 16, 16]]
+    with torch.no_grad():
+        model(**inputs)
 
 
 def test_unknown_preset_lists_the_valid_ones():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MIMIC_REPORT
 from PIL import Image
 
 from medmo.cli import main as cli
@@ -253,19 +254,6 @@ def test_pmc_vqa_fixture(tmp_path, processor):
 
 
 # --------------------------------------------------------------------------- reports
-
-
-MIMIC_REPORT = """                                 FINAL REPORT
- EXAMINATION:  CHEST (PA AND LAT)
-
- INDICATION:  ___F with cough
-
- FINDINGS:
- There is a small left pleural effusion.  No pneumothorax.
-
- IMPRESSION:
- Small left effusion.
-"""
 
 
 def test_mimic_cxr_fixture(tmp_path, processor):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MIMIC_REPORT
 from PIL import Image
 
 from medmo.clinical.iu_xray import read_reports, split_of, torchxrayvision_reports_archive
@@ -484,17 +485,6 @@ def test_sgpqa(tmp_path):
 # --------------------------------------------------------------------------- reports
 
 
-MIMIC_REPORT = """                                 FINAL REPORT
- EXAMINATION:  CHEST (PA AND LAT)
-
- INDICATION:  ___F with cough
-
- FINDINGS:
- There is a small left pleural effusion.  No pneumothorax.
-
- IMPRESSION:
- Small left effusion.
-"""
 MIMIC_METADATA = ["dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription", "ViewPosition", "Rows", "Columns", "StudyDate",
                   "StudyTime", "ProcedureCodeSequence_CodeMeaning", "ViewCodeSequence_CodeMeaning", "PatientOrientationCodeSequence_CodeMeaning"]  # fmt: skip
 

@@ -3,7 +3,7 @@
 
 from medmo.clinical.answers import answer_type, exact_match, parse_choice, parse_yes_no
 
-from .common import ANSWER_TASKS, applies, column, completion_text, log_rate
+from .common import ANSWER_TASKS, applies, column, score_rows
 
 
 def _reference_choice(solution, options) -> str | None:
@@ -26,15 +26,12 @@ class AnswerAccuracyReward:
 
     def __call__(self, completions, solution=None, options=None, log_metric=None, **kwargs):
         columns = {"solution": solution, "options": options, **kwargs}
-        rewards, read, applicable = [], 0, 0
-        for index, completion in enumerate(completions):
+
+        def score(index: int, text: str):
             reference, choices = column(columns, "solution", index), column(columns, "options", index)
             if not isinstance(reference, str) or not reference.strip() or not applies(columns, index, ANSWER_TASKS):
-                rewards.append(None)
-                continue
-            text = completion_text(completion)
+                return None
             kind = column(columns, "answer_type", index) or answer_type(reference, choices)
-            applicable += 1
             if kind == "multiple_choice":
                 predicted = parse_choice(text, choices)
                 correct = predicted is not None and predicted == _reference_choice(reference, choices)
@@ -44,10 +41,9 @@ class AnswerAccuracyReward:
             else:
                 predicted = text.strip() or None
                 correct = exact_match(text, reference)
-            read += predicted is not None
-            rewards.append(1.0 if correct else 0.0)
-        log_rate(log_metric, "answer_accuracy_reward/parse_rate", read, applicable)
-        return rewards
+            return (1.0 if correct else 0.0), predicted is not None
+
+        return score_rows(completions, score, log_metric, "answer_accuracy_reward/parse_rate")
 
 
 answer_accuracy_reward = AnswerAccuracyReward()

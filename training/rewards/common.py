@@ -54,6 +54,24 @@ def finite(value: float, low: float, high: float) -> float:
     return min(high, max(low, float(value)))
 
 
+def score_rows(completions, score_row: Callable, log_metric: Callable | None, metric: str) -> list[float | None]:
+    """The per-row loop every row-wise reward shares: `score_row(index, text)` returns None when
+    row `index` does not apply, else `(reward, parsed)`; the parse rate over applicable rows is
+    logged as `metric`."""
+    rewards, read, applicable = [], 0, 0
+    for index, completion in enumerate(completions):
+        outcome = score_row(index, completion_text(completion))
+        if outcome is None:
+            rewards.append(None)
+            continue
+        reward, parsed = outcome
+        applicable += 1
+        read += bool(parsed)
+        rewards.append(reward)
+    log_rate(log_metric, metric, read, applicable)
+    return rewards
+
+
 def log_rate(log_metric: Callable | None, name: str, hits: int, total: int) -> None:
     """Report a parse rate through TRL's `log_metric` when the trainer passes one."""
     if log_metric is not None and total:

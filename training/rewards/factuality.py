@@ -11,7 +11,7 @@ from medmo.boxes import parse_boxes
 from medmo.clinical.answers import extract_answer
 from medmo.clinical.findings import extract_findings, normalize_label
 
-from .common import GROUNDING_TASKS, REPORT_TASKS, applies, column, completion_text, finite, log_rate
+from .common import GROUNDING_TASKS, REPORT_TASKS, applies, column, finite, score_rows
 
 
 @lru_cache(maxsize=8192)
@@ -54,21 +54,18 @@ class LabelAccuracyReward:
 
     def __call__(self, completions, labels=None, solution=None, log_metric=None, **kwargs):
         columns = {"labels": labels, "solution": solution, **kwargs}
-        rewards, read, applicable = [], 0, 0
-        for index, completion in enumerate(completions):
+
+        def score(index: int, text: str):
             truth = _label_set(column(columns, "labels", index))
             if not truth and applies(columns, index, GROUNDING_TASKS):
                 target = column(columns, "solution", index)
                 truth = {normalize_label(i["label"]) for i in parse_boxes(target) if i["label"]} if isinstance(target, str) else set()
             if not truth:
-                rewards.append(None)
-                continue
-            predicted = stated_labels(completion_text(completion))
-            applicable += 1
-            read += bool(predicted)
-            rewards.append(_f1(predicted, truth))
-        log_rate(log_metric, "label_accuracy_reward/parse_rate", read, applicable)
-        return rewards
+                return None
+            predicted = stated_labels(text)
+            return _f1(predicted, truth), predicted
+
+        return score_rows(completions, score, log_metric, "label_accuracy_reward/parse_rate")
 
 
 label_accuracy_reward = LabelAccuracyReward()
@@ -115,18 +112,15 @@ class ReportFactualityReward:
 
     def __call__(self, completions, report=None, labels=None, log_metric=None, **kwargs):
         columns = {"report": report, "labels": labels, **kwargs}
-        rewards, read, applicable = [], 0, 0
-        for index, completion in enumerate(completions):
+
+        def score(index: int, text: str):
             reference = _reference(column(columns, "report", index), column(columns, "labels", index))
             if reference is None or not applies(columns, index, REPORT_TASKS):
-                rewards.append(None)
-                continue
-            generated = extract_findings(extract_answer(completion_text(completion)))
-            applicable += 1
-            read += bool(generated)
-            rewards.append(report_score(generated, reference))
-        log_rate(log_metric, "report_factuality_reward/parse_rate", read, applicable)
-        return rewards
+                return None
+            generated = extract_findings(extract_answer(text))
+            return report_score(generated, reference), generated
+
+        return score_rows(completions, score, log_metric, "report_factuality_reward/parse_rate")
 
 
 report_factuality_reward = ReportFactualityReward()

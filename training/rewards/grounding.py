@@ -18,7 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from medmo.boxes import FRAMES, as_array, l1_scale, pair_terms, pairwise_terms, parse_boxes
 
-from .common import GROUNDING_TASKS, applies, check_nonnegative, column, completion_text, finite, log_rate
+from .common import GROUNDING_TASKS, applies, check_nonnegative, column, completion_text, finite, log_rate, score_rows
 
 
 # Defaults, chosen because the paper does not publish them: misses already lose their share of the
@@ -177,19 +177,16 @@ class GIoUReward:
 
     def __call__(self, completions, solution=None, boxes=None, log_metric=None, **kwargs):
         columns = {"solution": solution, "boxes": boxes, **kwargs}
-        rewards, read, applicable = [], 0, 0
-        for index, completion in enumerate(completions):
+
+        def score(index: int, text: str):
             truth = column(columns, "boxes", index)
             truth = read_boxes(truth if truth is not None else column(columns, "solution", index))
             if truth is None or not applies(columns, index, GROUNDING_TASKS):
-                rewards.append(None)
-                continue
-            predicted = _boxes_in(completion_text(completion))
-            applicable += 1
-            read += len(predicted) > 0
-            rewards.append(self.score(predicted, truth))
-        log_rate(log_metric, "giou_reward/parse_rate", read, applicable)
-        return rewards
+                return None
+            predicted = _boxes_in(text)
+            return self.score(predicted, truth), len(predicted) > 0
+
+        return score_rows(completions, score, log_metric, "giou_reward/parse_rate")
 
     @staticmethod
     def score(predicted: np.ndarray, target: np.ndarray) -> float:
