@@ -61,7 +61,7 @@ class Plan:
     logging_steps: int = 5
 
 
-FULL = Plan(train_images=2000, heldout_images=200, epochs={"stage1": 1, "stage2": 14, "stage3": 1}, grpo_steps=80)
+FULL = Plan(train_images=2000, heldout_images=200, epochs={"stage1": 1, "stage2": 14, "stage3": 1}, grpo_steps=40)
 FAST = Plan(train_images=32, heldout_images=8, epochs={"stage1": 1, "stage2": 1, "stage3": 1}, grpo_steps=1, logging_steps=1)
 STAGES = (("stage1", "sft", "stage1_reports.yaml"), ("stage2", "sft", "stage2_grounding.yaml"), ("stage3", "sft", "stage3_instruct.yaml"))
 
