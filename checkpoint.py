@@ -182,14 +182,31 @@ def _check_model_type(config: dict, folder: Path, expected: tuple[str, ...]) -> 
 
 
 def medmo_config_dict(qwen3vl_config: dict) -> dict:
-    """The MedMO `config.json` for a Qwen3-VL `config.json` (validated by building a MedMOConfig)."""
-    config = {key: value for key, value in qwen3vl_config.items() if key not in ("auto_map", "architectures")}
-    config.update(model_type="medmo", architectures=[MEDMO_ARCHITECTURE], auto_map={"AutoConfig": "configuration_medmo.MedMOConfig", **MODEL_AUTO_MAP})
+    """The MedMO `config.json` for a Qwen3-VL (or MedMO) `config.json`.
+
+    Serialised through `MedMOConfig`, never copied: a folder saved by one transformers version
+    carries only its own RoPE spelling, and the written file must load under 4.57 and 5.x alike.
+    """
+    settings = {key: value for key, value in qwen3vl_config.items() if key not in ("auto_map", "architectures", "model_type")}
     try:
-        MedMOConfig(**{k: v for k, v in config.items() if k not in ("model_type", "architectures", "auto_map")})
+        config = MedMOConfig(**settings)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"config.json does not describe a valid MedMO model: {error}") from None
+    config.architectures = [MEDMO_ARCHITECTURE]
+    config.auto_map = {"AutoConfig": "configuration_medmo.MedMOConfig", **MODEL_AUTO_MAP}
+    return config.to_dict()
+
+
+def qwen3vl_config_dict(medmo_config: dict) -> dict:
+    """The plain Qwen3-VL `config.json` for a MedMO one, readable by 4.57, 5.x and engines that
+    know only Qwen3-VL (same serialisation as `medmo_config_dict`, then the Qwen3-VL names)."""
+    config = {key: value for key, value in medmo_config_dict(medmo_config).items() if key != "auto_map"}
+    config.update(model_type="qwen3_vl", architectures=[QWEN3VL_ARCHITECTURE])
     return config
+
+
+def write_config(config: dict, folder: Path) -> None:
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _processor_files_to_medmo(folder: Path) -> None:
@@ -229,7 +246,7 @@ def convert_qwen3vl_to_medmo(
     config = medmo_config_dict(qwen_config)
     with _atomic_output(output_dir) as staging:
         _copy_side_files(source, staging, weights, index, link)
-        (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        write_config(config, staging)
         for name in REMOTE_CODE_FILES:
             copy_code_files(name, staging)
         _processor_files_to_medmo(staging)
@@ -249,11 +266,10 @@ def export_medmo_to_qwen3vl(source: str | Path, output_dir: str | Path, link: bo
     medmo_config = _read_json(source / "config.json")
     _check_model_type(medmo_config, source, ("medmo",))
     weights, index = weight_files(source)
-    config = {key: value for key, value in medmo_config.items() if key != "auto_map"}
-    config.update(model_type="qwen3_vl", architectures=[QWEN3VL_ARCHITECTURE])
+    config = qwen3vl_config_dict(medmo_config)
     with _atomic_output(output_dir) as staging:
         _copy_side_files(source, staging, weights, index, link)
-        (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        write_config(config, staging)
         _processor_files_to_qwen3vl(staging)
         if (source / "README.md").exists():
             shutil.copyfile(source / "README.md", staging / "README.md")

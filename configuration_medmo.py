@@ -123,6 +123,20 @@ def _rope_dict(text_config) -> dict:
     return _field(text_config, "rope_parameters") or _field(text_config, "rope_scaling") or {}
 
 
+def _with_both_rope_spellings(text: dict) -> dict:
+    """`text` (a text-config dict) with M-RoPE under both spellings, whichever it arrived with.
+
+    transformers 5.x writes only `rope_parameters` (with `rope_theta` inside); 4.57 reads only
+    `rope_scaling` + `rope_theta` and fails on a file without them. Either version reads a file
+    carrying both.
+    """
+    rope = text.get("rope_parameters")
+    if rope:
+        text["rope_scaling"] = {key: value for key, value in rope.items() if key != "rope_theta"}
+        text["rope_theta"] = rope.get("rope_theta", text.get("rope_theta"))
+    return text
+
+
 class MedMOConfig(Qwen3VLConfig):
     r"""
     Configuration of a MedMO model: a Qwen3-VL configuration with `model_type="medmo"`.
@@ -182,6 +196,11 @@ class MedMOConfig(Qwen3VLConfig):
     ):
         # A Qwen3-VL config.json says "qwen3_vl"; loaded into this class it is a MedMO config.
         kwargs.pop("model_type", None)
+        # transformers fills rope defaults into the dicts it is given; copies keep the caller's
+        # dict (e.g. the output of `to_dict`) unchanged, so serialisation round-trips exactly.
+        text_config, vision_config = copy.deepcopy(text_config), copy.deepcopy(vision_config)
+        if isinstance(text_config, dict):
+            text_config = _with_both_rope_spellings(text_config)
         if text_config is None and vision_config is None:
             text_config = copy.deepcopy(PRESETS["medmo-8b"]["text_config"])
             vision_config = copy.deepcopy(PRESETS["medmo-8b"]["vision_config"])
@@ -196,6 +215,12 @@ class MedMOConfig(Qwen3VLConfig):
             **kwargs,
         )
         self._check_shapes()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """As in `PretrainedConfig`, on a copy: transformers 4.57 writes `attn_implementation` into
+        the dict it is given, which broke `from_dict(c.to_dict()).to_dict() == c.to_dict()`."""
+        return super().from_dict(copy.deepcopy(config_dict), **kwargs)
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "MedMOConfig":
@@ -239,11 +264,7 @@ class MedMOConfig(Qwen3VLConfig):
         `auto_map` lists every Auto class that can load it.
         """
         output = super().to_dict()
-        text = output.get("text_config", {})
-        rope = text.get("rope_parameters")
-        if rope:
-            text["rope_scaling"] = {key: value for key, value in rope.items() if key != "rope_theta"}
-            text["rope_theta"] = rope.get("rope_theta", text.get("rope_theta"))
+        _with_both_rope_spellings(output.get("text_config", {}))
         output.get("vision_config", {})["model_type"] = "qwen3_vl_vision"
         auto_map = output.get("auto_map")
         if auto_map and any(key in auto_map for key in MODEL_AUTO_MAP):

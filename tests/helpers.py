@@ -72,9 +72,9 @@ sys.path.insert(0, {tests_dir!r})
 import transformers
 from safetensors.torch import save_file
 from helpers import chat_inputs, random_image, user_message
-folder, auto_class, out = {folder!r}, {auto_class!r}, {out!r}
+folder, auto_class, out, processor_folder = {folder!r}, {auto_class!r}, {out!r}, {processor_folder!r}
 model = getattr(transformers, auto_class).from_pretrained(folder, trust_remote_code=True).eval()
-processor = transformers.AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+processor = transformers.AutoProcessor.from_pretrained(processor_folder, trust_remote_code=True)
 inputs = chat_inputs(processor, user_message("Describe the findings.", [random_image(96, 64)]))
 if not transformers.__version__.startswith("5"):
     inputs.pop("mm_token_type_ids", None)
@@ -87,11 +87,16 @@ print(json.dumps({{"model": type(model).__name__, "module": type(model).__module
 """
 
 
-def auto_load_in_fresh_process(folder, out_file, auto_class="AutoModelForImageTextToText", python=None):
-    """Load `folder` in a new interpreter; returns (its report, its logits, its generated ids)."""
+def auto_load_in_fresh_process(folder, out_file, auto_class="AutoModelForImageTextToText", python=None, processor_folder=None):
+    """Load `folder` in a new interpreter; returns (its report, its logits, its generated ids).
+
+    `processor_folder` (default `folder`) supplies the processor: a plain Qwen3-VL folder's stock
+    processor needs torchvision, which this stack does not install.
+    """
     from safetensors.torch import load_file
 
-    code = AUTO_LOAD_SCRIPT.format(tests_dir=TESTS_DIR, folder=str(folder), auto_class=auto_class, out=str(out_file))
+    code = AUTO_LOAD_SCRIPT.format(tests_dir=TESTS_DIR, folder=str(folder), auto_class=auto_class, out=str(out_file),
+                                   processor_folder=str(processor_folder or folder))
     report = last_json_line(run_python(code, python=python, cwd=TESTS_DIR).stdout)
     tensors = load_file(str(out_file))
     return report, tensors["logits"], tensors["generated"]

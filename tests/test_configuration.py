@@ -130,6 +130,34 @@ def test_saved_config_carries_both_rope_spellings_and_the_vision_model_type(tmp_
 
 
 @pytest.mark.compat
+@pytest.mark.parametrize("preset", ["tiny", "medmo-4b", "medmo-8b"])
+def test_serialisation_is_idempotent(preset, tmp_path):
+    # transformers' own config tests require it. `from_dict` used to write `rope_theta` into the
+    # `rope_scaling` of the dict it was given, so the round trip no longer matched that dict.
+    config = MedMOConfig.from_preset(preset)
+    serialised = config.to_dict()
+    assert MedMOConfig.from_dict(serialised).to_dict() == serialised == config.to_dict()
+    config.save_pretrained(tmp_path)  # adds the `auto_map` entry of the saved code file, nothing else
+    assert MedMOConfig.from_pretrained(tmp_path).to_dict() == {**serialised, "auto_map": {"AutoConfig": "configuration_medmo.MedMOConfig"}}
+
+
+@pytest.mark.compat
+def test_a_text_config_with_only_5x_rope_parameters_builds_on_either_version():
+    # What a stock Qwen3-VL folder saved by transformers 5.x carries; 4.57 needs `rope_scaling`.
+    text = dict(MedMOConfig.from_preset("tiny").to_dict()["text_config"])
+    text["rope_parameters"] = {**text.pop("rope_scaling"), "rope_theta": text.pop("rope_theta")}
+    config = MedMOConfig(text_config=text, vision_config=MedMOConfig.from_preset("tiny").to_dict()["vision_config"])
+    saved = config.to_dict()["text_config"]
+    assert saved["rope_scaling"]["mrope_section"] == [4, 2, 2] and saved["rope_theta"] == 10000
+    assert "rope_parameters" in text and "rope_scaling" not in text  # the caller's dict is left as it was
+    # the in-memory config is usable by this version's rotary embedding (4.57 read `rope_scaling`
+    # as None here and failed with "'NoneType' object has no attribute 'get'")
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(input_ids=torch.tensor([[1, 2, 3]])).logits).all()
+
+
+@pytest.mark.compat
 def test_a_published_qwen3vl_config_json_loads_as_medmo():
     # The published config.json of Qwen3-VL-8B-Instruct (legacy rope keys, vision model_type "qwen3_vl").
     published = MedMOConfig.from_preset("medmo-8b").to_dict()
