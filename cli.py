@@ -222,12 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("medmo").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
-    # Only the light checkpoint module here: `medmo convert` must work on a core install (no `datasets`).
+    # Only light modules here: `medmo convert` must work on a core install (no `datasets`).
     from .checkpoint import CheckpointError
+    from .files import CorruptFileError
 
     try:
         status = args.handler(args)
-    except CheckpointError as error:
+    except (CheckpointError, CorruptFileError) as error:
         print(f"medmo {args.command}: error: {error}", file=sys.stderr)
         return 2
     return status or 0

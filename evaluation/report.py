@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from medmo.boxes import draw_boxes
+from medmo.files import write_text_atomic
 from medmo.medical_images import load_image
 
 from .tasks import TASKS
@@ -123,8 +124,8 @@ def plots(results: dict, records: list[dict], out_dir: Path, overlays: int = 6) 
 
 def write(results: dict, records: list[dict], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
-    (out_dir / "results.md").write_text(markdown(results), encoding="utf-8")
+    write_text_atomic(out_dir / "results.json", json.dumps(results, indent=2, default=float) + "\n")
+    write_text_atomic(out_dir / "results.md", markdown(results))
     plots(results, records, out_dir)
 
 

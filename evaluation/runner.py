@@ -1,8 +1,9 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
 """Running an evaluation: load the model, generate for every sample in batches, stream predictions.
 
-Predictions are appended to `<out>/predictions.jsonl` as each batch finishes; a run that is
-interrupted and started again skips the samples already there. Generation is greedy by default,
+Predictions are appended to `<out>/predictions.jsonl` as each batch finishes, synced to disk; a
+run that is interrupted (even killed mid-write) and started again skips the samples already there
+and generates the rest. Generation is greedy by default,
 batched with left padding; the prompts are the ones the recipes train with.
 """
 
@@ -15,6 +16,8 @@ from pathlib import Path
 import torch
 import transformers
 from tqdm.auto import tqdm
+
+from medmo.files import JsonlAppender, read_jsonl
 
 from .tasks import Sample, load_task
 
@@ -132,14 +135,12 @@ def prediction_record(sample: Sample, text: str, processor) -> dict:
 
 
 def read_predictions(path: Path) -> dict[str, dict]:
+    """Prediction records by sample id. An incomplete last line (a run killed while writing) is
+    dropped with a warning, so its sample is generated again; other damage raises
+    `CorruptFileError` naming the file and line."""
     if not path.exists():
         return {}
-    records = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            records[record["id"]] = record
-    return records
+    return {record["id"]: record for _, record in read_jsonl(path)}
 
 
 def run(
@@ -164,7 +165,7 @@ def run(
     path = out_dir / "predictions.jsonl"
     done = read_predictions(path)
     reading = {}
-    with open(path, "a", encoding="utf-8") as handle:
+    with JsonlAppender(path) as predictions:
         for task in tasks:
             samples, problems = [], []
             for item in load_task(task, data_dir, limit):
@@ -178,11 +179,9 @@ def run(
             bar = tqdm(total=len(todo), desc=task, disable=not progress, unit=" samples")
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]
-                for sample, text in zip(batch, generate(batch, max_new_tokens)):
-                    record = prediction_record(sample, text, processor)
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    done[sample.id] = record
-                handle.flush()
+                records = [prediction_record(sample, text, processor) for sample, text in zip(batch, generate(batch, max_new_tokens))]
+                predictions.write(records)  # synced per batch: a crash can only cut the batch being written
+                done.update((record["id"], record) for record in records)
                 bar.update(len(batch))
             bar.close()
             if problems:

@@ -371,6 +371,25 @@ def test_strict_mode_stops_at_the_first_bad_record(tmp_path, processor):
         convert("vqa_rad", CONVERTERS["vqa_rad"], tmp_path / "nowhere", tmp_path / "out", processor, progress=False)
 
 
+def test_a_conversion_that_dies_half_way_leaves_no_truncated_output(tmp_path, processor):
+    def dies_after_two_rows(context):
+        from medmo.training.data.converters.base import Row
+
+        for index in range(2):
+            yield Row("train", {"id": f"r{index}", "images": [], "messages": []})
+        raise MemoryError("killed")
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "train.jsonl").write_text('{"id": "from an earlier, complete conversion"}\n')
+    dies_after_two_rows.reads_raw = False
+    with pytest.raises(MemoryError):
+        convert("dying", dies_after_two_rows, tmp_path, out, processor, progress=False)
+    # the earlier output is intact; no half-written file or summary is left to be trained on
+    assert [p.name for p in out.iterdir()] == ["train.jsonl"]
+    assert (out / "train.jsonl").read_text() == '{"id": "from an earlier, complete conversion"}\n'
+
+
 # --------------------------------------------------------------------------- leakage
 
 

@@ -233,6 +233,63 @@ def test_an_interrupted_run_resumes_where_it_stopped(tiny, tmp_path):
     assert len(records) == 5 == len((tmp_path / "out" / "predictions.jsonl").read_text().splitlines())
 
 
+def test_a_medmo_eval_killed_mid_run_resumes_without_losing_or_repeating_samples(tiny_dir, tmp_path, caplog):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    data = tmp_path / "data" / "generic"
+    write_generic_task(data)
+    questions = [{"id": f"q{i}", "images": ["a.png"], "question": f"Question {i}?", "answer": "yes"} for i in range(80)]
+    (data / "test.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    out = tmp_path / "out"
+    arguments = ["eval", "--model", str(tiny_dir), "--tasks", "generic", "--data-dir", str(tmp_path / "data"), "--out", str(out),
+                 "--batch-size", "1", "--max-new-tokens", "16", "--resamples", "0"]  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "medmo.cli", *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    predictions = out / "predictions.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not predictions.exists() or predictions.read_text().count("\n") < 5):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL  # killed while still generating, not finished
+    before = predictions.read_bytes()
+    complete = before[: before.rfind(b"\n") + 1]
+    done_before = [json.loads(line)["id"] for line in complete.splitlines()]
+    assert 5 <= len(done_before) < 80
+    # A kill that lands inside a write leaves half a line: make sure this run has one.
+    with open(predictions, "ab") as file:
+        file.write(complete.splitlines()[0][:40] if before.endswith(b"\n") else b"")
+
+    assert cli([*arguments, "--batch-size", "16"]) == 0  # resuming with another batch size is fine
+    assert "dropped the incomplete last line" in caplog.text
+    after = predictions.read_bytes()
+    assert after.startswith(complete)  # what was written before the kill is kept as it was
+    ids = [json.loads(line)["id"] for line in after.splitlines()]
+    assert sorted(ids) == sorted(f"generic-q{i}" for i in range(80))  # each sample exactly once
+    assert json.loads((out / "results.json").read_text())["tasks"]["generic"]["scored"] == 80
+
+
+def test_eval_score_names_a_corrupt_line_and_exits_2(tmp_path, capsys):
+    predictions = tmp_path / "predictions.jsonl"
+    rows = [json.dumps(answer_record("closed", "yes", "yes", task="vqa_rad")), '{"id": "x", "task": "vqa_rad", "kind": "clo',
+            json.dumps(answer_record("closed", "no", "yes", task="vqa_rad"))]  # fmt: skip
+    predictions.write_text("\n".join(rows) + "\n")
+    assert cli(["eval", "score", "--predictions", str(predictions), "--resamples", "0"]) == 2
+    error = capsys.readouterr().err
+    assert f"{predictions}:2: not a complete JSON record" in error and "delete that line" in error
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_eval_score_drops_a_truncated_last_line_with_a_warning(tmp_path, caplog):
+    predictions = tmp_path / "predictions.jsonl"
+    complete = json.dumps(answer_record("closed", "yes", "yes", task="vqa_rad"))
+    predictions.write_text(complete + "\n" + complete[:25])
+    results = rescore(str(predictions), resamples=0)
+    assert results["tasks"]["vqa_rad"]["scored"] == 1
+    assert f"{predictions}: dropped the incomplete last line (line 2)" in caplog.text
+
+
 def test_scoring_refuses_fewer_samples_than_were_read():
     records = [answer_record("closed", "yes", "yes", task="vqa_rad")]
     with pytest.raises(RuntimeError, match="2 samples read but 1 scored"):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from datasets import Dataset, concatenate_datasets
 
+from medmo.files import write_text_atomic
 from medmo.medical_images import load_image
 
 from .schema import VALIDATORS, RowError
@@ -204,10 +205,7 @@ def _load_images(batch: dict) -> dict:
 
 
 def write_report(reports: list[SourceReport], output_dir: str | Path) -> Path:
-    path = Path(output_dir) / "data_report.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([report.as_dict() for report in reports], indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text_atomic(Path(output_dir) / "data_report.json", json.dumps([report.as_dict() for report in reports], indent=2) + "\n")
 
 
 __all__ = ["DataError", "SourceReport", "load_mixture", "read_rows", "split_file", "write_report"]

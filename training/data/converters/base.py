@@ -13,6 +13,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from medmo.boxes import as_array
+from medmo.files import atomic_writer, write_text_atomic
 from ..loading import split_file
 from medmo.clinical.prompts import NO_FINDINGS, SYSTEM_PROMPT, pick
 
@@ -159,7 +161,9 @@ def convert(
     output_dir.mkdir(parents=True, exist_ok=True)
     context = Context(raw=raw, processor=processor, options={**(options or {}), "output_dir": str(output_dir)})
     summary, files = Summary(name), {}
-    try:
+    # Each output file is renamed into place only when the whole conversion succeeds: a crash or a
+    # strict-mode stop leaves the previous outputs (or none), never a truncated file.
+    with ExitStack() as outputs:
         for item in tqdm(generator(context), desc=name, unit=" records", disable=not progress, mininterval=2.0):
             if isinstance(item, Reject):
                 summary.read += 1
@@ -174,14 +178,11 @@ def convert(
                 summary.read += 1
             file_name = split_file(item.split, item.kind)
             if file_name not in files:
-                files[file_name] = open(output_dir / file_name, "w", encoding="utf-8")
+                files[file_name] = outputs.enter_context(atomic_writer(output_dir / file_name))
             files[file_name].write(json.dumps(item.row, ensure_ascii=False) + "\n")
             summary.written[file_name] += 1
-    finally:
-        for handle in files.values():
-            handle.close()
     result = summary.as_dict()
-    (output_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(output_dir / "summary.json", json.dumps(result, indent=2) + "\n")
     if result["rejected"]:
         logger.warning("%s: rejected %d of %d records: %s", name, result["rejected"], result["read"], result["rejected_by_reason"])
     return summary
