@@ -7,7 +7,8 @@ A lean NegEx / ConText-style rule engine over a user-extensible lexicon (`lexico
    sentences into clauses at terminators ("but", "however", ";", "there is", ...), which bound
    the scope of every trigger;
 2. finding phrases are matched (longest first, case-insensitive, plurals accepted, words of degree
-   such as "mildly" allowed between their words);
+   such as "mildly" allowed between their words), except inside phrases that name something else
+   ("pericardial effusion", "sclerotic lesion" of a bone);
 3. each mention takes the status of the closest trigger in its clause: a post-trigger after it
    ("is not seen", "has resolved", "cannot be excluded") wins, else the nearest pre-trigger
    before it ("no", "without", "possible", ...); "pseudo" triggers ("no change in") are ignored;
@@ -43,9 +44,11 @@ NOT_PATHOLOGY = {NO_FINDING, "Support Devices"}
 TRIGGER_KINDS = ("pre_negation", "post_negation", "pre_uncertainty", "post_uncertainty", "historical", "hypothetical",
                  "chronic", "pseudo")  # fmt: skip
 # A sentence ends at [.!?] before whitespace or the end, and at a full stop glued to the next
-# sentence ("effusion.Small pneumothorax"), which must not carry the first sentence's negation over.
-# Two letters before the stop keep decimals ("2.5 cm") and initials ("U.S.") whole.
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[.!?])$|(?<=[A-Za-z]{2}[.!?])(?=[A-Z][a-z])")
+# sentence ("effusion.Small pneumothorax"), which must not carry the first sentence's negation over;
+# two letters before the stop keep decimals ("2.5 cm") and initials ("U.S.") whole. Starting the
+# pattern with the stop itself (it is dropped from the sentence) makes the split twice as fast as
+# lookbehinds tried at every position.
+_SENTENCE_BREAK = re.compile(r"[.!?](?:\s+|$|(?<=[A-Za-z]{2}[.!?])(?=[A-Z][a-z]))|\n+")
 
 
 def _trie_regex(sequences: list[list[str]]) -> str:
@@ -74,9 +77,9 @@ def _trie_regex(sequences: list[list[str]]) -> str:
     return build(trie) or r"(?!x)x"
 
 
-def _phrase_pattern(phrases: Iterable[str], plurals: bool, between: Iterable[str] = ()) -> str:
-    """One trie-shaped regex for the phrases, spaces matching any whitespace, optional plurals, and
-    optionally one of the words `between` in each gap ("heart is mildly enlarged")."""
+def _phrase_sequences(phrases: Iterable[str], plurals: bool, between: Iterable[str] = ()) -> list[list[str]]:
+    """The phrases as lists of regex atoms for `_trie_regex`: spaces match any whitespace, plurals are
+    optional, and each gap optionally holds one of the words `between` ("heart is mildly enlarged")."""
     gap = r"\s+"
     words = sorted({re.escape(w.strip().lower()) for w in between if w.strip()}, key=len, reverse=True)
     if words:
@@ -91,18 +94,20 @@ def _phrase_pattern(phrases: Iterable[str], plurals: bool, between: Iterable[str
         if plurals and phrase[-1].isalpha():
             atoms.append(r"(?:e?s)?")
         sequences.append(atoms)
-    return _trie_regex(sequences)
+    return sequences
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """A compiled lexicon: finding phrases, negative / normal statements, words of degree and context triggers."""
+    """A compiled lexicon: finding phrases, negative / normal statements, words of degree, phrases that
+    are not findings, and context triggers."""
 
     findings: dict
     negative_statements: dict
     normal_statements: tuple
     triggers: dict
     degree_words: tuple = ()
+    not_findings: tuple = ()
 
     @property
     def names(self) -> list[str]:
@@ -118,7 +123,7 @@ def load_lexicon(path: str | Path = LEXICON_PATH, extra_yaml: str | Path | None 
             for name, phrases in (extra.get(section) or {}).items():
                 data.setdefault(section, {}).setdefault(name, [])
                 data[section][name] = list(data[section][name] or []) + list(phrases or [])
-        for section in ("normal_statements", "degree_words"):
+        for section in ("normal_statements", "degree_words", "not_findings"):
             data[section] = list(data.get(section) or []) + list(extra.get(section) or [])
         for kind, phrases in (extra.get("triggers") or {}).items():
             if kind not in (*TRIGGER_KINDS, "terminators"):
@@ -130,6 +135,7 @@ def load_lexicon(path: str | Path = LEXICON_PATH, extra_yaml: str | Path | None 
         normal_statements=tuple(data.get("normal_statements") or ()),
         triggers={kind: tuple(data["triggers"].get(kind) or ()) for kind in (*TRIGGER_KINDS, "terminators")},
         degree_words=tuple(data.get("degree_words") or ()),
+        not_findings=tuple(data.get("not_findings") or ()),
     )
 
 
@@ -156,11 +162,16 @@ class FindingsExtractor:
     """
 
     # Order matters where phrases overlap at one position: statements before triggers ("no acute
-    # cardiopulmonary process" before "no"), pseudo triggers before real ones ("no change").
-    # Chronic modifiers come after mentions so that a finding phrase starting with one ("calcified
-    # pleural plaque") is matched whole.
-    GROUPS = ("normal", "negative_statement", "pseudo", "post_negation", "post_uncertainty", "historical",
-              "hypothetical", "pre_negation", "pre_uncertainty", "terminator", "mention", "chronic")  # fmt: skip
+    # cardiopulmonary process" before "no"), skipped phrases (pseudo triggers, phrases that are not
+    # findings) before real triggers ("no change") and mentions ("pericardial effusion"). Chronic
+    # modifiers come after mentions so that a finding phrase starting with one ("calcified pleural
+    # plaque") is matched whole. Every group costs time at every word, so the other context triggers
+    # share one group (the longest phrase wins there) and `TRIGGER_PRIORITY` names a phrase's kind.
+    GROUPS = ("normal", "negative_statement", "skip", "trigger", "terminator", "mention", "chronic")
+    # A phrase listed under several kinds takes the first ("versus", "suspected": post_uncertainty,
+    # which also hedges the findings after it).
+    TRIGGER_PRIORITY = ("post_negation", "post_uncertainty", "historical", "hypothetical", "pre_negation",
+                        "pre_uncertainty")  # fmt: skip
 
     def __init__(self, lexicon: Lexicon | None = None):
         self.lexicon = lexicon or load_lexicon()
@@ -168,15 +179,23 @@ class FindingsExtractor:
         self._statement_to_name = {_key(p): name for name, ps in self.lexicon.negative_statements.items() for p in ps}
         self._degree_words = {_key(word) for word in self.lexicon.degree_words}
         triggers = self.lexicon.triggers
-        phrases = {
-            "normal": (self.lexicon.normal_statements, False),
-            "negative_statement": (self._statement_to_name, False),
-            **{kind: (triggers[kind], False) for kind in TRIGGER_KINDS},
-            "terminator": (triggers["terminators"], False),
-            "mention": (self._phrase_to_name, True, self.lexicon.degree_words),
+        degree = self.lexicon.degree_words
+        self._trigger_kind: dict[str, str] = {}
+        for kind in self.TRIGGER_PRIORITY:
+            for phrase in triggers[kind]:
+                self._trigger_kind.setdefault(_key(phrase), kind)
+        sequences = {
+            "normal": _phrase_sequences(self.lexicon.normal_statements, False),
+            "negative_statement": _phrase_sequences(self._statement_to_name, False),
+            "trigger": _phrase_sequences(self._trigger_kind, False),
+            "chronic": _phrase_sequences(triggers["chronic"], False),
+            "skip": _phrase_sequences(triggers["pseudo"], False)
+            + _phrase_sequences(self.lexicon.not_findings, True, degree),
+            "terminator": _phrase_sequences(triggers["terminators"], False),
+            "mention": _phrase_sequences(self._phrase_to_name, True, degree),
         }
         # One word-boundary test per position, then the tries (a `\b` per group costs 10 per position).
-        alternatives = "|".join(f"(?P<{group}>{_phrase_pattern(*phrases[group])})" for group in self.GROUPS)
+        alternatives = "|".join(f"(?P<{group}>{_trie_regex(sequences[group])})" for group in self.GROUPS)
         self._scanner = re.compile(rf"\b(?:{alternatives})\b|(?P<punctuation>[;:])", re.IGNORECASE)
         # Triggers listed both before and after ("versus") hedge the findings on both sides.
         self._two_sided = {_key(p) for p in set(triggers["pre_uncertainty"]) & set(triggers["post_uncertainty"])}
@@ -211,7 +230,9 @@ class FindingsExtractor:
                 current = []
             elif kind == "normal":
                 normal = True
-            elif kind != "pseudo":
+            elif kind == "trigger":
+                current.append((match.start(), self._trigger_kind[_key(match.group(0))], match.group(0)))
+            elif kind != "skip":
                 current.append((match.start(), kind, match.group(0)))
         clauses.append(current)
         return clauses, normal
@@ -233,8 +254,11 @@ class FindingsExtractor:
                 for _, k, t in reversed(clause[:position]):
                     if k == "chronic":
                         chronic = True
-                    elif (k in _KIND_STATUS and not k.startswith("post_")) or (k == "post_uncertainty" and _key(t) in self._two_sided):
-                        trigger = "pre_uncertainty" if k == "post_uncertainty" else k
+                    elif k in _KIND_STATUS and not k.startswith("post_"):
+                        trigger = k
+                        break
+                    elif k == "post_uncertainty" and _key(t) in self._two_sided:
+                        trigger = "pre_uncertainty"
                         break
                 if trigger == "historical" and chronic:  # "prior healed fracture": still on the image
                     trigger = None
