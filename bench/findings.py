@@ -1,9 +1,18 @@
 """The findings extractor: accuracy on the labelled sentence sets, agreement with IU X-Ray's MeSH
 terms, and speed; optionally the same for negspacy or medspacy.
 
-    python bench/findings.py                       # MedMO's rule engine
+    python bench/findings.py                       # MedMO's rule engine, IU X-Ray test half
+    python bench/findings.py --half dev            # the half rules are corrected on
+    python bench/findings.py --rules ../before     # another checkout's rules (findings.py + lexicon)
     python bench/findings.py --engine negspacy     # in an environment with spacy + negspacy
     python bench/findings.py --engine medspacy     # in an environment with medspacy (spaCy < 3.8)
+
+IU X-Ray is split once into two halves by a hash of the report id (`clinical/iu_xray.py`,
+`extractor_half`): misses are read and rules corrected on the dev half only; the test half is only
+scored, and its table is the figure to quote. `--rules` scores another checkout's extractor on the
+same halves and MeSH mapping (this repository's `iu_xray.py`), for before/after tables:
+
+    git worktree add /tmp/before <commit> && python bench/findings.py --rules /tmp/before
 
 Every engine gets the same finding phrases (MedMO's lexicon) and the same whole-study "normal"
 handling, so the comparison is about the context algorithm: negation and uncertainty.
@@ -16,11 +25,11 @@ torchxrayvision wheel (installed with --no-deps; never copied into the repositor
 import argparse
 import importlib.util
 import json
-import statistics
 import sys
-import time
 from collections import Counter
 from pathlib import Path
+
+from common import median_seconds
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,12 +49,13 @@ findings_module = load_module("medmo_findings", REPO / "clinical" / "findings.py
 iu_module = load_module("medmo_iu_xray", REPO / "clinical" / "iu_xray.py")
 
 
-def spacy_engine(kind: str):
-    """An extractor with spaCy's pipeline for context, MedMO's lexicon for the finding phrases."""
+def spacy_engine(kind: str, rules):
+    """An extractor with spaCy's pipeline for context, the lexicon of `rules` (a findings module) for
+    the finding phrases."""
     import spacy
 
-    lexicon = findings_module.load_lexicon()
-    rule_engine = findings_module.FindingsExtractor(lexicon)
+    lexicon = rules.load_lexicon()
+    rule_engine = rules.FindingsExtractor(lexicon)
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
@@ -108,14 +118,20 @@ def sentence_scores(extract, path: Path):
     return rows, exact, len(items)
 
 
-def iu_agreement(extract):
+def iu_agreement(extract, half: str):
+    """Positive findings vs MeSH on the MeSH-indexed reports of one half (or "all"), and No Finding's
+    specificity: of the reports MeSH does not call normal (any term), and of those with a MeSH term
+    mapped to a pathology, the share the extractor does not call normal."""
     archive = iu_module.torchxrayvision_reports_archive()
     if archive is None:
         return None
     hit, predicted, gold, reports = Counter(), Counter(), Counter(), 0
+    not_normal = Counter()  # {("any" | "pathology", called normal or not): reports}
     for report in iu_module.read_reports(archive):
         text = f"{report['findings']} {report['impression']}".strip()
         if not text or not report["mesh_major"] or report["mesh_major"] == ["No Indexing"]:
+            continue
+        if half != "all" and iu_module.extractor_half(report["id"]) != half:
             continue
         reports += 1
         positives = {name for name, status in extract(text).items() if status == "positive"}
@@ -124,10 +140,15 @@ def iu_agreement(extract):
             predicted[name] += name in positives
             gold[name] += name in truth
             hit[name] += name in positives and name in truth
-    return hit, predicted, gold, reports
+        called_normal = findings_module.NO_FINDING in positives
+        if findings_module.NO_FINDING not in truth:
+            not_normal["any", called_normal] += 1
+        if truth - findings_module.NOT_PATHOLOGY:
+            not_normal["pathology", called_normal] += 1
+    return hit, predicted, gold, reports, not_normal
 
 
-def speed(extract, runs: int) -> float:
+def speed(extract, runs: int) -> tuple[float, int]:
     report = (
         "The cardiomediastinal silhouette is within normal limits. There is a small left pleural effusion with "
         "adjacent basilar atelectasis, although superimposed consolidation cannot be excluded. No pneumothorax. "
@@ -137,23 +158,27 @@ def speed(extract, runs: int) -> float:
         "Possible small hiatal hernia. The previously described right apical opacity has resolved, and there is no "
         "new focal airspace disease. "
     ) * 2  # 200 words
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for _ in range(200):
-            extract(report)
-        samples.append((time.perf_counter() - start) / 200)
-    return 1 / statistics.median(samples), len(report.split())
+    return 1 / median_seconds(lambda: extract(report), runs, repeat=200), len(report.split())
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["medmo", "negspacy", "medspacy"], default="medmo")
+    parser.add_argument("--half", choices=["test", "dev", "all"], default="test",
+                        help="IU X-Ray reports to score: the untouched test half (default), the dev half, or all")
+    parser.add_argument("--rules", type=Path, default=None,
+                        help="root of another checkout whose clinical/findings.py and lexicon.yaml to score")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    extract = findings_module.FindingsExtractor() if args.engine == "medmo" else spacy_engine(args.engine)
+    rules, root = findings_module, REPO
+    if args.rules is not None:
+        root = args.rules.resolve()
+        if not (root / "clinical" / "findings.py").exists():
+            parser.error(f"{root / 'clinical' / 'findings.py'} does not exist; --rules takes the root of a MedMO checkout")
+        rules = load_module("medmo_findings_rules", root / "clinical" / "findings.py")
+    extract = rules.FindingsExtractor() if args.engine == "medmo" else spacy_engine(args.engine, rules)
 
-    print(f"engine: {args.engine}\n")
+    print(f"engine: {args.engine}, rules from {root}\n")
     print("| set | status | precision | recall | n |")
     print("|---|---|---:|---:|---:|")
     for label, name in (("dev", "findings_sentences.jsonl"), ("held-out", "findings_sentences_heldout.jsonl")):
@@ -165,18 +190,26 @@ def main():
             print(f"| {label} | {status} | {precision:.3f} | {recall:.3f} | {count} |")
         print(f"| {label} | all labels of an item right | {exact}/{total} = {exact / total:.3f} | | |")
 
-    agreement = iu_agreement(extract)
+    agreement = iu_agreement(extract, args.half)
     if agreement:
-        hit, predicted, gold, reports = agreement
-        print(f"\nIU X-Ray: positive findings vs the reports' MeSH major terms ({reports} indexed reports)\n")
-        print("| finding | precision | recall | MeSH count |")
-        print("|---|---:|---:|---:|")
-        for name in sorted(gold, key=lambda n: -gold[n]):
-            print(f"| {name} | {hit[name] / max(1, predicted[name]):.2f} | {hit[name] / max(1, gold[name]):.2f} | {gold[name]} |")
-        pathology = [n for n in gold if n != "No Finding"]
+        hit, predicted, gold, reports, not_normal = agreement
+        print(f"\nIU X-Ray, {args.half} half{'s' if args.half == 'all' else ''}: positive findings vs the reports' MeSH "
+              f"major terms ({reports} indexed reports)\n")
+        print("| finding | precision | recall | MeSH count | extractor count |")
+        print("|---|---:|---:|---:|---:|")
+        for name in sorted(set(gold) | set(predicted), key=lambda n: (-gold[n], n)):
+            precision = f"{hit[name] / predicted[name]:.3f}" if predicted[name] else "-"
+            recall = f"{hit[name] / gold[name]:.3f}" if gold[name] else "-"
+            print(f"| {name} | {precision} | {recall} | {gold[name]} | {predicted[name]} |")
+        pathology = [n for n in gold | predicted if n != findings_module.NO_FINDING]
         micro_p = sum(hit[n] for n in pathology) / max(1, sum(predicted[n] for n in pathology))
         micro_r = sum(hit[n] for n in pathology) / max(1, sum(gold[n] for n in pathology))
-        print(f"| all but No Finding (micro) | {micro_p:.2f} | {micro_r:.2f} | {sum(gold[n] for n in pathology)} |")
+        print(f"| all but No Finding (micro) | {micro_p:.3f} | {micro_r:.3f} | {sum(gold[n] for n in pathology)} | "
+              f"{sum(predicted[n] for n in pathology)} |")
+        for scope, label in (("any", "any MeSH term but normal"), ("pathology", "a MeSH term mapped to a pathology")):
+            kept, total = not_normal[scope, False], not_normal[scope, False] + not_normal[scope, True]
+            print(f"\nNo Finding specificity, reports with {label}: {kept}/{total} = {kept / max(1, total):.3f} "
+                  "not called normal")
 
     rate, words = speed(extract, args.runs)
     print(f"\nSpeed: {rate:,.0f} reports / s ({words}-word report, one core, median of {args.runs} runs)")

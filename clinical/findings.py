@@ -3,19 +3,28 @@
 
 A lean NegEx / ConText-style rule engine over a user-extensible lexicon (`lexicon.yaml`):
 
-1. the text is split into sentences, and sentences into clauses at terminators ("but",
-   "however", ";", "there is", ...), which bound the scope of every trigger;
-2. finding phrases are matched (longest first, case-insensitive, plurals accepted);
+1. the text is split into sentences (a full stop ends one even without a following space), and
+   sentences into clauses at terminators ("but", "however", ";", "there is", ...), which bound
+   the scope of every trigger;
+2. finding phrases are matched (longest first, case-insensitive, plurals accepted, words of degree
+   such as "mildly" allowed between their words), except inside phrases that name something else
+   ("pericardial effusion", "sclerotic lesion" of a bone);
 3. each mention takes the status of the closest trigger in its clause: a post-trigger after it
    ("is not seen", "has resolved", "cannot be excluded") wins, else the nearest pre-trigger
-   before it ("no", "without", "possible", ...); historical mentions ("history of", "prior") are
-   dropped; "pseudo" triggers ("no change in") are ignored;
-4. mentions of one finding combine as positive > uncertain > negative (CheXpert's rule), and
+   before it ("no", "without", "possible", ...); "pseudo" triggers ("no change in") are ignored;
+4. a mention of a past episode ("history of pneumonia", "prior fracture") or a hypothetical one
+   ("evaluation for pneumothorax") is dropped: it says nothing about this image. A chronic
+   modifier ("old", "healed", "calcified", "known") between a past-episode trigger and the finding
+   says the finding is still visible, so it stays present: "history of old rib fractures" is a
+   fracture. Chronic modifiers do not change negation or uncertainty ("no old fracture" is negative);
+5. mentions of one finding combine as positive > uncertain > negative (CheXpert's rule), and
    "No Finding" comes from whole-study normal statements unless a pathology is positive or
    uncertain.
 
 >>> extract_findings("No pleural effusion. Small left apical pneumothorax. Consolidation cannot be excluded.")
 {'Consolidation': 'uncertain', 'Pleural Effusion': 'negative', 'Pneumothorax': 'positive'}
+>>> extract_findings("History of pneumonia. Old healed left rib fractures.")
+{'Fracture': 'positive'}
 """
 
 import re
@@ -32,8 +41,14 @@ STATUS_RANK = {"negative": 0, "uncertain": 1, "positive": 2}
 NO_FINDING = "No Finding"
 # Findings that do not count against "No Finding" (a normal study may carry a support device).
 NOT_PATHOLOGY = {NO_FINDING, "Support Devices"}
-TRIGGER_KINDS = ("pre_negation", "post_negation", "pre_uncertainty", "post_uncertainty", "historical", "pseudo")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[.!?])$")
+TRIGGER_KINDS = ("pre_negation", "post_negation", "pre_uncertainty", "post_uncertainty", "historical", "hypothetical",
+                 "chronic", "pseudo")  # fmt: skip
+# A sentence ends at [.!?] before whitespace or the end, and at a full stop glued to the next
+# sentence ("effusion.Small pneumothorax"), which must not carry the first sentence's negation over;
+# two letters before the stop keep decimals ("2.5 cm") and initials ("U.S.") whole. Starting the
+# pattern with the stop itself (it is dropped from the sentence) makes the split twice as fast as
+# lookbehinds tried at every position.
+_SENTENCE_BREAK = re.compile(r"[.!?](?:\s+|$|(?<=[A-Za-z]{2}[.!?])(?=[A-Z][a-z]))|\n+")
 
 
 def _trie_regex(sequences: list[list[str]]) -> str:
@@ -62,29 +77,37 @@ def _trie_regex(sequences: list[list[str]]) -> str:
     return build(trie) or r"(?!x)x"
 
 
-def _phrase_pattern(phrases: Iterable[str], plurals: bool) -> str:
-    """One trie-shaped regex for the phrases, spaces matching any whitespace, optional plurals."""
+def _phrase_sequences(phrases: Iterable[str], plurals: bool, between: Iterable[str] = ()) -> list[list[str]]:
+    """The phrases as lists of regex atoms for `_trie_regex`: spaces match any whitespace, plurals are
+    optional, and each gap optionally holds one of the words `between` ("heart is mildly enlarged")."""
+    gap = r"\s+"
+    words = sorted({re.escape(w.strip().lower()) for w in between if w.strip()}, key=len, reverse=True)
+    if words:
+        gap += rf"(?:(?:{'|'.join(words)})\s+)?"
     sequences = []
     for phrase in {p.strip().lower() for p in phrases if p.strip()}:
         atoms = []
         for position, word in enumerate(phrase.split()):
             if position:
-                atoms.append(r"\s+")
+                atoms.append(gap)
             atoms.extend(re.escape(character) for character in word)
         if plurals and phrase[-1].isalpha():
             atoms.append(r"(?:e?s)?")
         sequences.append(atoms)
-    return _trie_regex(sequences)
+    return sequences
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """A compiled lexicon: finding phrases, negative / normal statements and context triggers."""
+    """A compiled lexicon: finding phrases, negative / normal statements, words of degree, phrases that
+    are not findings, and context triggers."""
 
     findings: dict
     negative_statements: dict
     normal_statements: tuple
     triggers: dict
+    degree_words: tuple = ()
+    not_findings: tuple = ()
 
     @property
     def names(self) -> list[str]:
@@ -100,7 +123,8 @@ def load_lexicon(path: str | Path = LEXICON_PATH, extra_yaml: str | Path | None 
             for name, phrases in (extra.get(section) or {}).items():
                 data.setdefault(section, {}).setdefault(name, [])
                 data[section][name] = list(data[section][name] or []) + list(phrases or [])
-        data["normal_statements"] = list(data.get("normal_statements") or []) + list(extra.get("normal_statements") or [])
+        for section in ("normal_statements", "degree_words", "not_findings"):
+            data[section] = list(data.get(section) or []) + list(extra.get(section) or [])
         for kind, phrases in (extra.get("triggers") or {}).items():
             if kind not in (*TRIGGER_KINDS, "terminators"):
                 raise ValueError(f"Unknown trigger kind {kind!r} in {extra_yaml}; use one of {TRIGGER_KINDS + ('terminators',)}.")
@@ -110,6 +134,8 @@ def load_lexicon(path: str | Path = LEXICON_PATH, extra_yaml: str | Path | None 
         negative_statements={name: tuple(p) for name, p in (data.get("negative_statements") or {}).items()},
         normal_statements=tuple(data.get("normal_statements") or ()),
         triggers={kind: tuple(data["triggers"].get(kind) or ()) for kind in (*TRIGGER_KINDS, "terminators")},
+        degree_words=tuple(data.get("degree_words") or ()),
+        not_findings=tuple(data.get("not_findings") or ()),
     )
 
 
@@ -118,7 +144,8 @@ _KIND_STATUS = {
     "post_negation": "negative",
     "pre_uncertainty": "uncertain",
     "post_uncertainty": "uncertain",
-    "historical": None,  # the mention is dropped
+    "historical": None,  # a past episode: the mention is dropped
+    "hypothetical": None,  # "evaluation for", "if": dropped too
 }
 
 
@@ -135,24 +162,40 @@ class FindingsExtractor:
     """
 
     # Order matters where phrases overlap at one position: statements before triggers ("no acute
-    # cardiopulmonary process" before "no"), pseudo triggers before real ones ("no change").
-    GROUPS = ("normal", "negative_statement", "pseudo", "post_negation", "post_uncertainty", "historical",
-              "pre_negation", "pre_uncertainty", "terminator", "mention")  # fmt: skip
+    # cardiopulmonary process" before "no"), skipped phrases (pseudo triggers, phrases that are not
+    # findings) before real triggers ("no change") and mentions ("pericardial effusion"). Chronic
+    # modifiers come after mentions so that a finding phrase starting with one ("calcified pleural
+    # plaque") is matched whole. Every group costs time at every word, so the other context triggers
+    # share one group (the longest phrase wins there) and `TRIGGER_PRIORITY` names a phrase's kind.
+    GROUPS = ("normal", "negative_statement", "skip", "trigger", "terminator", "mention", "chronic")
+    # A phrase listed under several kinds takes the first ("versus", "suspected": post_uncertainty,
+    # which also hedges the findings after it).
+    TRIGGER_PRIORITY = ("post_negation", "post_uncertainty", "historical", "hypothetical", "pre_negation",
+                        "pre_uncertainty")  # fmt: skip
 
     def __init__(self, lexicon: Lexicon | None = None):
         self.lexicon = lexicon or load_lexicon()
         self._phrase_to_name = {_key(p): name for name, phrases in self.lexicon.findings.items() for p in phrases}
         self._statement_to_name = {_key(p): name for name, ps in self.lexicon.negative_statements.items() for p in ps}
+        self._degree_words = {_key(word) for word in self.lexicon.degree_words}
         triggers = self.lexicon.triggers
-        phrases = {
-            "normal": (self.lexicon.normal_statements, False),
-            "negative_statement": (self._statement_to_name, False),
-            **{kind: (triggers[kind], False) for kind in TRIGGER_KINDS},
-            "terminator": (triggers["terminators"], False),
-            "mention": (self._phrase_to_name, True),
+        degree = self.lexicon.degree_words
+        self._trigger_kind: dict[str, str] = {}
+        for kind in self.TRIGGER_PRIORITY:
+            for phrase in triggers[kind]:
+                self._trigger_kind.setdefault(_key(phrase), kind)
+        sequences = {
+            "normal": _phrase_sequences(self.lexicon.normal_statements, False),
+            "negative_statement": _phrase_sequences(self._statement_to_name, False),
+            "trigger": _phrase_sequences(self._trigger_kind, False),
+            "chronic": _phrase_sequences(triggers["chronic"], False),
+            "skip": _phrase_sequences(triggers["pseudo"], False)
+            + _phrase_sequences(self.lexicon.not_findings, True, degree),
+            "terminator": _phrase_sequences(triggers["terminators"], False),
+            "mention": _phrase_sequences(self._phrase_to_name, True, degree),
         }
         # One word-boundary test per position, then the tries (a `\b` per group costs 10 per position).
-        alternatives = "|".join(f"(?P<{group}>{_phrase_pattern(*phrases[group])})" for group in self.GROUPS)
+        alternatives = "|".join(f"(?P<{group}>{_trie_regex(sequences[group])})" for group in self.GROUPS)
         self._scanner = re.compile(rf"\b(?:{alternatives})\b|(?P<punctuation>[;:])", re.IGNORECASE)
         # Triggers listed both before and after ("versus") hedge the findings on both sides.
         self._two_sided = {_key(p) for p in set(triggers["pre_uncertainty"]) & set(triggers["post_uncertainty"])}
@@ -168,6 +211,8 @@ class FindingsExtractor:
 
     def _mention_name(self, text: str) -> str | None:
         key = _key(text)
+        if key not in self._phrase_to_name and self._degree_words:  # "heart is mildly enlarged"
+            key = " ".join(word for word in key.split() if word not in self._degree_words)
         if key in self._phrase_to_name:
             return self._phrase_to_name[key]
         for suffix in ("es", "s"):
@@ -185,7 +230,9 @@ class FindingsExtractor:
                 current = []
             elif kind == "normal":
                 normal = True
-            elif kind != "pseudo":
+            elif kind == "trigger":
+                current.append((match.start(), self._trigger_kind[_key(match.group(0))], match.group(0)))
+            elif kind != "skip":
                 current.append((match.start(), kind, match.group(0)))
         clauses.append(current)
         return clauses, normal
@@ -203,14 +250,19 @@ class FindingsExtractor:
                 continue
             trigger = next((k for _, k, _ in clause[position + 1 :] if k.startswith("post_")), None)
             if trigger is None:
-                before = [
-                    (k, t) for _, k, t in clause[:position] if k in _KIND_STATUS and not k.startswith("post_")
-                    or (k == "post_uncertainty" and _key(t) in self._two_sided)
-                ]  # fmt: skip
-                trigger = before[-1][0] if before else None
-                if trigger == "post_uncertainty":
-                    trigger = "pre_uncertainty"
-            if trigger == "historical":
+                trigger, chronic = None, False
+                for _, k, t in reversed(clause[:position]):
+                    if k == "chronic":
+                        chronic = True
+                    elif k in _KIND_STATUS and not k.startswith("post_"):
+                        trigger = k
+                        break
+                    elif k == "post_uncertainty" and _key(t) in self._two_sided:
+                        trigger = "pre_uncertainty"
+                        break
+                if trigger == "historical" and chronic:  # "prior healed fracture": still on the image
+                    trigger = None
+            if trigger in ("historical", "hypothetical"):
                 continue
             found.append((name, _KIND_STATUS.get(trigger, "positive") if trigger else "positive"))
         return found

@@ -95,6 +95,24 @@ def split_of(report_id: str) -> str:
     return "test" if bucket == 0 else ("validation" if bucket == 1 else "train")
 
 
+# The findings extractor's own halves of IU X-Ray, for rule work only (not the converter's split):
+# rules and lexicon are corrected on "dev" reports; "test" reports are only ever scored. The salt
+# makes the halves independent of `split_of`'s buckets (an unsalted `sha1 % 2` would put every
+# converter test report in one half).
+EXTRACTOR_HALF_SALT = "medmo-findings-extractor-half:"
+
+
+def extractor_half(report_id: str) -> str:
+    """`"dev"` or `"test"`: the findings extractor's fixed 50/50 split of IU X-Ray by report id.
+
+    Used only to develop and report the rule engine against MeSH terms (`bench/findings.py`):
+    read misses on the dev half, report the test half. Unrelated to `split_of`, the
+    train/validation/test split that model training and evaluation share.
+    """
+    digest = hashlib.sha1((EXTRACTOR_HALF_SALT + report_id).encode()).digest()
+    return "test" if digest[0] % 2 else "dev"
+
+
 def torchxrayvision_reports_archive() -> Path | None:
     """The IU X-Ray reports archive the torchxrayvision wheel ships (installed with --no-deps), if any."""
     import importlib.util
@@ -106,4 +124,4 @@ def torchxrayvision_reports_archive() -> Path | None:
     return path if path.exists() else None
 
 
-__all__ = ["MESH_TO_FINDING", "parse_report", "read_reports", "split_of", "torchxrayvision_reports_archive"]
+__all__ = ["MESH_TO_FINDING", "extractor_half", "parse_report", "read_reports", "split_of", "torchxrayvision_reports_archive"]
