@@ -137,8 +137,8 @@ GPU = Scale(name="gpu", model_4b=("medmo-4b", {}), model_8b=("medmo-8b", {}), nu
 # Tiny stand-ins: the "4B" one ties its embeddings like MedMO-4B, the "8B" one does not; the tiny
 # preset's vocabulary (1,024) is larger than the tokenizer's (631), as the real shapes' is.
 DRY = Scale(name="dry-run", model_4b=("tiny", {"tie_word_embeddings": True}), model_8b=("tiny", {}), numerics_pixels=64,
-            numerics_text_tokens=32, train_pixels=64, train_steps=3, train_batch=2, generate_pixels=64, generate_new_tokens=8, generate_batches=(1, 4), generate_repeats=1,
-            grpo_generations=8, grpo_completion_tokens=8, grpo_steps=2, fsdp_steps=1, demo_fast=True,
+            numerics_text_tokens=32, train_pixels=64, train_steps=3, train_batch=2, generate_pixels=64, generate_new_tokens=8,
+            generate_batches=(1, 4), generate_repeats=1, grpo_generations=8, grpo_completion_tokens=8, grpo_steps=2, fsdp_steps=1, demo_fast=True,
             grpo_multiplier=2)  # fmt: skip
 # The dry run's demo: `--fast` with fewer phantoms and one seed (the demo's own test runs `--fast` itself).
 DRY_DEMO_PLAN = {"train_images": 8, "heldout_images": 4, "seeds": (0,)}
@@ -530,7 +530,8 @@ def section_environment(ctx: Context) -> dict:
         properties = torch.cuda.get_device_properties(0)
         result.update(device=properties.name, memory_gib=round(properties.total_memory / 2**30, 1),
                       capability=f"{properties.major}.{properties.minor}", multiprocessors=properties.multi_processor_count)  # fmt: skip
-        smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, check=False)
+        query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+        smi = subprocess.run(query, capture_output=True, text=True, check=False)
         result["driver"] = smi.stdout.strip() or None
         size, dtype, runs = 8192, torch.bfloat16, 10
     else:
@@ -563,7 +564,8 @@ def section_numerics(ctx: Context) -> dict:
     processor = _processor(tokenizer, scale.numerics_pixels)
     config = shaped_config(ctx, "4b", tokenizer)
     model = random_model(config, ctx.device, torch.float32)
-    inputs = {key: value.to(ctx.device) for key, value in image_inputs(processor, scale.numerics_pixels, text_tokens=scale.numerics_text_tokens).items()}
+    inputs = image_inputs(processor, scale.numerics_pixels, text_tokens=scale.numerics_text_tokens)
+    inputs = {key: value.to(ctx.device) for key, value in inputs.items()}
     text_positions = inputs["mm_token_type_ids"][0] == 0
 
     def logits():
@@ -578,6 +580,7 @@ def section_numerics(ctx: Context) -> dict:
     pairs = {"bf16 SDPA vs fp32": compare_logits(bf16_sdpa, fp32), "bf16 eager vs fp32": compare_logits(bf16_eager, fp32),
              "bf16 SDPA vs bf16 eager": compare_logits(bf16_sdpa, bf16_eager)}  # fmt: skip
     top2 = fp32.topk(2, dim=-1).values
+    against_fp32 = ("bf16 SDPA vs fp32", "bf16 eager vs fp32")
     return {
         "model": scale.model_4b[0],
         "image": f"{scale.numerics_pixels}x{scale.numerics_pixels}",
@@ -588,7 +591,7 @@ def section_numerics(ctx: Context) -> dict:
         "pairs": pairs,
         # bf16 carries 8 bits of mantissa: its logits should stay within a few percent of fp32's
         "checks": {"finite": all(pair["finite"] for pair in pairs.values()),
-                   "bf16_vs_fp32_rel_l2_below_0.05": all(pairs[name]["rel_l2"] < 0.05 for name in ("bf16 SDPA vs fp32", "bf16 eager vs fp32"))},
+                   "bf16_vs_fp32_rel_l2_below_0.05": all(pairs[name]["rel_l2"] < 0.05 for name in against_fp32)},
     }  # fmt: skip
 
 
@@ -711,7 +714,8 @@ def section_generate(ctx: Context) -> dict:
                          "prompt_tokens": int(inputs["input_ids"].shape[1]), "time_to_first_token_s": first, "seconds": seconds,
                          "tokens_per_second": batch * scale.generate_new_tokens / seconds, "decode_tokens_per_second": batch / step,
                          "decode_step_ms": step * 1e3,
-                         "bandwidth_floor_step_ms": decode_bytes / H200_HBM_BYTES_PER_S * 1e3 if ctx.device == "cuda" else None})  # fmt: skip
+                         "bandwidth_floor_step_ms": decode_bytes / H200_HBM_BYTES_PER_S * 1e3 if ctx.device == "cuda" else None,
+                         })  # fmt: skip
             ctx.progress({"rows": rows})
         del model
         _free_memory()
@@ -753,10 +757,11 @@ def section_grpo_4b(ctx: Context) -> dict:
         "model": scale.model_4b[0], "generations": scale.grpo_generations, "max_completion_tokens": scale.grpo_completion_tokens,
         "image": f"{scale.train_pixels}x{scale.train_pixels}", "steps": trainer.state.global_step, "step_seconds": steps,
         "generate_seconds": timer.generate_seconds, "completion_tokens_per_step": completion_tokens,
-        "generation_tokens_per_second": completion_tokens[-1] / timer.generate_seconds[-1] if completion_tokens and timer.generate_seconds else None,
+        "generation_tokens_per_second": completion_tokens[-1] / timer.generate_seconds[-1] if timer.generate_seconds else None,
         "peak_memory_gib": _peak_memory_gib(ctx.device), "folder_seconds": folder_seconds, "script_seconds": script_seconds,
         "output_gib": _folder_gib(output),
-        "checks": {"all_steps_ran": trainer.state.global_step == scale.grpo_steps, "generate_timed": len(timer.generate_seconds) >= scale.grpo_steps,
+        "checks": {"all_steps_ran": trainer.state.global_step == scale.grpo_steps,
+                   "generate_timed": len(timer.generate_seconds) >= scale.grpo_steps == len(completion_tokens),
                    "finite_losses": bool(losses) and all(math.isfinite(loss) for loss in losses)},
     }  # fmt: skip
     shutil.rmtree(output, ignore_errors=True)
@@ -781,7 +786,8 @@ def section_fsdp2(ctx: Context) -> dict:
             "run_dir": str(run_dir), "model_dir": str(folder), "pixels": ctx.scale.train_pixels}  # fmt: skip
     _write_json(run_dir / "spec.json", spec)
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_CONFIG), "--num_processes", "1",
-               "--main_process_port", str(_free_port()), str(Path(__file__).resolve()), "--fsdp-inner", str(run_dir / "spec.json")]  # fmt: skip
+               "--main_process_port", str(_free_port()), str(Path(__file__).resolve()), "--fsdp-inner", str(run_dir / "spec.json"),
+               ]  # fmt: skip
     start = time.perf_counter()
     # no timeout here: at the section's deadline the orchestrator kills this process and every descendant
     with open(Path(ctx.section_dir) / "fsdp_launch.log", "w") as log:
@@ -844,7 +850,8 @@ def fsdp_inner(spec_path: str) -> None:
     output = Path(trainer.args.output_dir)
     final_has_weights = any(output.glob("*.safetensors"))
     layer_classes = _fsdp_layer_classes()
-    expected = {"Qwen3VLTextDecoderLayer": model.config.text_config.num_hidden_layers, "Qwen3VLVisionBlock": model.config.vision_config.depth}
+    config = model.config
+    expected = {"Qwen3VLTextDecoderLayer": config.text_config.num_hidden_layers, "Qwen3VLVisionBlock": config.vision_config.depth}
     optimizer_steps = trainer.state.global_step
     if trainer.is_fsdp_enabled:
         wrapped_by, plugin = "accelerate (fsdp2.yaml)", trainer.accelerator.state.fsdp_plugin
@@ -1107,9 +1114,9 @@ def orchestrate(args: argparse.Namespace) -> int:
     work.mkdir(parents=True, exist_ok=True)
     chosen = _chosen_sections(args.sections)
     injected = dict(item.split(":", 1) for item in args.inject_failure)
-    report = {"mode": "dry-run" if args.dry_run else "gpu", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "budget_seconds": args.budget_seconds,
-              "peak_tflops": args.peak_tflops if not args.dry_run else None, "isolation": args.isolation, "command": sys.argv,
-              "work_dir": str(work), "sections": {}}  # fmt: skip
+    report = {"mode": "dry-run" if args.dry_run else "gpu", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+              "budget_seconds": args.budget_seconds, "peak_tflops": args.peak_tflops if not args.dry_run else None,
+              "isolation": args.isolation, "command": sys.argv, "work_dir": str(work), "sections": {}}  # fmt: skip
     if args.isolation == "fork":
         _preimport()
     statuses = {}
@@ -1198,103 +1205,107 @@ def _number(value, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table; the first column left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
 def render_markdown(report: dict) -> str:
-    sections = report["sections"]
-    environment = report.get("environment", {})
-    versions = environment.get("versions", {})
-    lines = [f"# MedMO GPU check ({report['mode']})", "",
-             f"{report['started']}; {environment.get('device', 'unknown device')}"
-             + (f", {environment['memory_gib']} GiB, driver {environment.get('driver')}" if "memory_gib" in environment else "")
-             + "; " + ", ".join(f"{name} {version}" for name, version in versions.items() if version), "",
-             "| section | status | seconds | CPU seconds | headline |", "|---|---|---:|---:|---|"]  # fmt: skip
-    for section in SECTIONS:
-        if section.name in sections:
-            entry = sections[section.name]
-            headline = _headline(section.name, entry) if entry["status"] in ("ok", "check_failed") else (entry.get("reason") or entry.get("error") or "")
-            lines.append(f"| {section.name} | {entry['status']} | {_number(entry.get('seconds'), 0)} | {_number(entry.get('cpu_seconds'), 0)} | "
-                         f"{headline.replace('|', '/')[:300]} |")  # fmt: skip
+    """`gpu_check.md`: a summary line per section, then each finished section's table."""
+    sections, environment = report["sections"], report.get("environment", {})
+    machine = environment.get("device", "unknown device")
+    if "memory_gib" in environment:
+        machine += f" ({environment['memory_gib']} GiB, driver {environment.get('driver')})"
+    versions = ", ".join(f"{name} {version}" for name, version in environment.get("versions", {}).items() if version)
+    summary = []
     for section in SECTIONS:
         entry = sections.get(section.name)
-        if entry and entry.get("results"):
-            details = _details(section.name, entry["results"], report)
-            if details:
-                lines += ["", f"## {section.title}", "", *details]
+        if entry is None:
+            continue
+        finished = entry["status"] in ("ok", "check_failed")
+        headline = _headline(section.name, entry["results"]) if finished else entry.get("reason") or entry.get("error") or ""
+        summary.append([section.name, entry["status"], _number(entry.get("seconds"), 0), _number(entry.get("cpu_seconds"), 0),
+                        headline.replace("|", "/").replace("\n", " ")[:300]])  # fmt: skip
+    lines = [f"# MedMO GPU check ({report['mode']})", "", f"{report['started']}; {machine}; {versions}", "",
+             *_table(["section", "status", "seconds", "CPU seconds", "headline"], summary)]  # fmt: skip
+    for section in SECTIONS:
+        entry = sections.get(section.name)
+        if entry and entry["status"] in ("ok", "check_failed"):
+            lines += ["", f"## {section.title}", "", *_details(section.name, entry["results"], report)]
     return "\n".join(lines) + "\n"
 
 
-def _headline(name: str, entry: dict) -> str:
-    r = entry.get("results", {})
+def _headline(name: str, r: dict) -> str:
     failed = [check for check, passed in r.get("checks", {}).items() if not passed]
     prefix = f"checks failed: {', '.join(failed)}; " if failed else ""
     if name == "environment":
-        return prefix + f"{r.get('device')}: {r.get('matmul_tflops', 0):.3g} TFLOP/s ({r.get('matmul')})"
+        return f"{r['device']}: {r['matmul_tflops']:.3g} TFLOP/s ({r['matmul']})"
     if name == "numerics":
         pair = r["pairs"]["bf16 SDPA vs fp32"]
         return prefix + f"bf16 SDPA vs fp32: rel. L2 {pair['rel_l2']:.2e}, top-1 agreement {pair['top1_agreement']:.3f}"
     if name in ("sft_4b", "lora_8b"):
-        return prefix + f"{r['tokens_per_second']:,.0f} tokens/s, MFU {r['mfu']:.1%} (compute-only {r['mfu_compute']:.1%}), peak {_number(r['peak_memory_gib'])} GiB"
+        return prefix + (f"{r['tokens_per_second']:,.0f} tokens/s, MFU {r['mfu']:.1%} (compute-only {r['mfu_compute']:.1%}), "
+                         f"peak {_number(r['peak_memory_gib'])} GiB")  # fmt: skip
     if name == "generate":
         return prefix + "; ".join(f"{row['model']} b{row['batch']}: {row['tokens_per_second']:,.0f} tok/s" for row in r["rows"])
     if name == "grpo_4b":
         return prefix + f"{median(r['step_seconds']):.1f} s/step, of which generate {median(r['generate_seconds']):.1f} s"
     if name == "fsdp2":
-        return prefix + f"{sum(r['wrapped'].values())} modules wrapped; reload max |diff| {r['reload']['max_abs']:.2e}"
+        return prefix + f"{sum(r['wrapped'].values())} modules wrapped; reload max /diff/ {r['reload']['max_abs']:.2e}"
     if name == "demo":
         return prefix + f"{r['total_seconds'] / 60:.1f} min"
-    if name == "demo_grpo_10x":
-        s = r["summary"]
-        return prefix + f"mean IoU GRPO {s['grpo']['mean_iou']['mean']:.3f} vs SFT {s['sft_control']['mean_iou']['mean']:.3f}"
-    return prefix
+    summary = r["summary"]  # demo_grpo_10x
+    return prefix + f"mean IoU GRPO {summary['grpo']['mean_iou']['mean']:.3f} vs SFT {summary['sft_control']['mean_iou']['mean']:.3f}"
 
 
 def _details(name: str, r: dict, report: dict) -> list[str]:
+    if name == "environment":
+        return [f"{r['device']}, {r['cpu_count']} CPUs, {r['platform']}; matmul {r['matmul_tflops']:.3g} TFLOP/s ({r['matmul']})"]
     if name == "numerics":
-        rows = [f"{r['model']}, one {r['image']} image ({r['image_tokens']} image tokens) + {r['text_positions']} text positions; fp32 logits: "
-                f"std {r['fp32_logit_std']:.3f}, median top-1 margin {r['fp32_top1_margin_median']:.3f} (random weights)", "",
-                "| pair | max abs diff | rel. L2 diff | top-1 agreement |", "|---|---:|---:|---:|"]  # fmt: skip
-        return rows + [f"| {pair} | {v['max_abs']:.3e} | {v['rel_l2']:.3e} | {v['top1_agreement']:.4f} |" for pair, v in r["pairs"].items()]
+        intro = (f"{r['model']}, one {r['image']} image ({r['image_tokens']} image tokens) + {r['text_positions']} text positions; "
+                 f"fp32 logits: std {r['fp32_logit_std']:.3f}, median top-1 margin {r['fp32_top1_margin_median']:.3f} (random weights)")  # fmt: skip
+        rows = [[pair, f"{v['max_abs']:.3e}", f"{v['rel_l2']:.3e}", f"{v['top1_agreement']:.4f}"] for pair, v in r["pairs"].items()]
+        return [intro, "", *_table(["pair", "max abs diff", "rel. L2 diff", "top-1 agreement"], rows)]
     if name in ("sft_4b", "lora_8b"):
         peak = report.get("peak_tflops")
         against = f"{peak:g} TFLOP/s" if peak else f"the CPU's measured matmul rate, {report['environment']['matmul_tflops'] * 1e3:.1f} GFLOP/s"
-        rows = [f"{r['recipe']}, batch {r['batch']} of {r['image']} phantoms, {r['steps']} steps (median of the last {r['measured_steps']}); "
-                f"MFU against {against}; formula in bench/gpu_check.py", "",
-                "| parameters | trainable | LM tokens / step | step s (wall / compute) | tokens / s | model TFLOP / step | MFU (wall / compute) | HFU | peak GiB |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-                f"| {r['parameters']:,} | {r['trainable']:,} | {r['lm_tokens_per_step']:,.0f} | {r['step_seconds_wall']:.3f} / {r['step_seconds_compute']:.3f} | "
-                f"{r['tokens_per_second']:,.0f} | {r['model_tflop_per_step']:.2f} | {r['mfu']:.1%} / {r['mfu_compute']:.1%} | {r['hfu']:.1%} | "
-                f"{_number(r['peak_memory_gib'])} |"]  # fmt: skip
-        return rows
+        intro = (f"{r['recipe']}, batch {r['batch']} of {r['image']} phantoms, {r['steps']} steps (median of the last "
+                 f"{r['measured_steps']}); MFU against {against}; formula in bench/gpu_check.py")  # fmt: skip
+        header = ["parameters", "trainable", "LM tokens / step", "step s (wall / compute)", "tokens / s", "model TFLOP / step",
+                  "MFU (wall / compute)", "HFU", "peak GiB"]  # fmt: skip
+        row = [f"{r['parameters']:,}", f"{r['trainable']:,}", f"{r['lm_tokens_per_step']:,.0f}",
+               f"{r['step_seconds_wall']:.3f} / {r['step_seconds_compute']:.3f}", f"{r['tokens_per_second']:,.0f}",
+               f"{r['model_tflop_per_step']:.2f}", f"{r['mfu']:.1%} / {r['mfu_compute']:.1%}", f"{r['hfu']:.1%}", _number(r["peak_memory_gib"])]  # fmt: skip
+        return [intro, "", *_table(header, [row])]
     if name == "generate":
-        rows = [f"One {r['image']} image + prompt per sequence, exactly {r['new_tokens']} new tokens, greedy, median of {r['repeats']}", "",
-                "| model | batch | prompt tokens | first token s | decode tok/s | tokens/s overall | decode step ms | bandwidth floor ms |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        return rows + [f"| {x['model']} | {x['batch']} | {x['prompt_tokens']} | {x['time_to_first_token_s']:.3f} | {x['decode_tokens_per_second']:,.0f} | "
-                       f"{x['tokens_per_second']:,.0f} | {x['decode_step_ms']:.1f} | {_number(x['bandwidth_floor_step_ms'], 2)} |" for x in r["rows"]]  # fmt: skip
+        intro = f"One {r['image']} image + prompt per sequence, exactly {r['new_tokens']} new tokens, greedy, median of {r['repeats']}"
+        header = ["model", "batch", "prompt tokens", "first token s", "decode tok/s", "tokens/s overall", "decode step ms", "bandwidth floor ms"]
+        rows = [[x["model"], x["batch"], x["prompt_tokens"], f"{x['time_to_first_token_s']:.3f}", f"{x['decode_tokens_per_second']:,.0f}",
+                 f"{x['tokens_per_second']:,.0f}", f"{x['decode_step_ms']:.1f}", _number(x["bandwidth_floor_step_ms"], 2)] for x in r["rows"]]  # fmt: skip
+        return [intro, "", *_table(header, rows)]
     if name == "grpo_4b":
-        return [f"{r['model']}, 1 prompt ({r['image']}) x {r['generations']} generations, up to {r['max_completion_tokens']} completion tokens", "",
-                "| step | seconds | in generate | completion tokens | peak GiB |", "|---:|---:|---:|---:|---:|"] + [
-                f"| {i + 1} | {s:.2f} | {_number(g, 2)} | {_number(t, 0)} | {_number(r['peak_memory_gib'])} |"
-                for i, (s, g, t) in enumerate(zip(r["step_seconds"], r["generate_seconds"] + [None] * 9, r["completion_tokens_per_step"] + [None] * 9))]  # fmt: skip
+        intro = f"{r['model']}, 1 prompt ({r['image']}) x {r['generations']} generations, up to {r['max_completion_tokens']} completion tokens"
+        generate, tokens = dict(enumerate(r["generate_seconds"])), dict(enumerate(r["completion_tokens_per_step"]))
+        rows = [[step + 1, f"{seconds:.2f}", _number(generate.get(step), 2), _number(tokens.get(step), 0)] for step, seconds in enumerate(r["step_seconds"])]
+        return [intro + f"; peak {_number(r['peak_memory_gib'])} GiB", "", *_table(["step", "seconds", "in generate", "completion tokens"], rows)]
     if name == "fsdp2":
         reload = r["reload"]
-        return [f"Wrapped by {r['wrapped_by']}: {r['wrapped']} (expected {r['expected_wrapped']} + the root); {r['optimizer_steps']} optimizer "
-                f"step(s), losses {[round(x, 4) for x in r['losses']]}; parameters stored in {r['stored_dtype']}, computed in {r['compute_dtype']}; "
-                f"sharded save {r['save_seconds']:.1f} s, {r['checkpoint_gib']:.2f} GiB; reload in a fresh process: max |diff| {reload['max_abs']:.2e}, "
-                f"rel. L2 {reload['rel_l2']:.2e}, top-1 agreement {reload['top1_agreement']:.3f}, bitwise equal: {reload['equal']}"] + [
-                f"- {note}" for note in r.get("notes", [])]  # fmt: skip
+        return [f"Wrapped by {r['wrapped_by']}: {r['wrapped']} (expected {r['expected_wrapped']} + the root); {r['optimizer_steps']} "
+                f"optimizer step(s), losses {[round(x, 4) for x in r['losses']]}; parameters stored in {r['stored_dtype']}, computed in "
+                f"{r['compute_dtype']}; sharded save {r['save_seconds']:.1f} s, {r['checkpoint_gib']:.2f} GiB; reload in a fresh process: "
+                f"max /diff/ {reload['max_abs']:.2e}, rel. L2 {reload['rel_l2']:.2e}, top-1 agreement {reload['top1_agreement']:.3f}, "
+                f"bitwise equal: {reload['equal']}", *[f"- {note}" for note in r.get("notes", [])]]  # fmt: skip
     if name == "demo":
         return [r["report_md"].strip()]
-    if name == "demo_grpo_10x":
-        keys = (("mean_iou", "mean IoU"), ("acc_at_50", "Acc@0.5"), ("findings_f1", "findings F1"), ("vqa_acc", "VQA acc."))
-        rows = [f"Seeds {r['seeds']}, mean ± std over seeds; each control continues stage-3 SFT for the same wall time", "",
-                "| arm | GRPO steps | " + " | ".join(title for _, title in keys) + " | seconds |", "|---" * (len(keys) + 3) + "|"]  # fmt: skip
-        for steps, summary in ((r["demo_grpo_steps"], r["demo_summary"]), (r["grpo_steps"], r["summary"])):
-            for arm, title in (("grpo", "GRPO"), ("sft_control", "SFT continued")):
-                values = summary[arm]
-                rows.append(f"| {title} | {steps} | " + " | ".join(f"{values[k]['mean']:.3f} ± {values[k]['std']:.3f}" for k, _ in keys)
-                            + f" | {values['seconds']['mean']:.0f} |")  # fmt: skip
-        return rows
-    return []
+    keys = (("mean_iou", "mean IoU"), ("acc_at_50", "Acc@0.5"), ("findings_f1", "findings F1"), ("vqa_acc", "VQA acc."))  # demo_grpo_10x
+    rows = []
+    for steps, summary in ((r["demo_grpo_steps"], r["demo_summary"]), (r["grpo_steps"], r["summary"])):
+        for arm, title in (("grpo", "GRPO"), ("sft_control", "SFT continued")):
+            values = summary[arm]
+            rows.append([title, steps, *(f"{values[k]['mean']:.3f} ± {values[k]['std']:.3f}" for k, _ in keys), f"{values['seconds']['mean']:.0f}"])
+    intro = f"Seeds {r['seeds']}, mean ± std over seeds; each control continues stage-3 SFT for the same wall time as its GRPO run"
+    return [intro, "", *_table(["arm", "GRPO steps", *(title for _, title in keys), "seconds"], rows)]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1307,7 +1318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-seconds", type=float, help="stop starting sections after this long (default: 480 on a GPU, 300 dry)")
     parser.add_argument("--sections", help=f"comma-separated subset of: {', '.join(s.name for s in SECTIONS)} (environment always runs)")
     parser.add_argument("--peak-tflops", type=float, default=H200_BF16_TFLOPS, help="MFU denominator (default: H200 bf16, 790)")
-    parser.add_argument("--isolation", choices=("subprocess", "fork"), help="how sections are isolated (default: subprocess on a GPU, fork dry)")
+    parser.add_argument("--isolation", choices=("subprocess", "fork"),
+                        help="how sections are isolated (default: a fresh interpreter each on a GPU, a forked process each in the dry run)")
     parser.add_argument("--work-dir", help="scratch folder for model folders and outputs (default: a new temporary folder, deleted after)")
     parser.add_argument("--keep-work-dir", action="store_true", help="keep the temporary scratch folder")
     parser.add_argument("--inject-failure", action="append", default=[], metavar="SECTION:raise|crash",
@@ -1326,7 +1338,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.inject_failure:
         section, _, kind = item.partition(":")
         if section not in SECTION_FUNCTIONS or kind not in ("raise", "crash"):
-            parser.error(f"--inject-failure {item!r}: use SECTION:raise or SECTION:crash with a section from {', '.join(SECTION_FUNCTIONS)}")
+            parser.error(f"--inject-failure {item!r}: use SECTION:raise or SECTION:crash, SECTION one of {', '.join(SECTION_FUNCTIONS)}")
     args.budget_seconds = args.budget_seconds or (300.0 if args.dry_run else 480.0)
     args.isolation = args.isolation or ("fork" if args.dry_run else "subprocess")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
