@@ -289,6 +289,12 @@ def _processor(tokenizer, pixels: int):
     return build_processor(tokenizer, min_pixels=pixels * pixels, max_pixels=pixels * pixels, patch_size=16)
 
 
+def model_name(ctx: Context, which: str) -> str:
+    """The preset behind `which` ("4b" / "8b"); in the dry run, which shape the tiny model stands in for."""
+    preset = (ctx.scale.model_4b if which == "4b" else ctx.scale.model_8b)[0]
+    return f"{preset} (as {which})" if ctx.dry_run else preset
+
+
 def shaped_config(ctx: Context, which: str, tokenizer):
     """The preset's configuration with the tokenizer's special-token ids (vocabulary size kept)."""
     import copy
@@ -582,7 +588,7 @@ def section_numerics(ctx: Context) -> dict:
     top2 = fp32.topk(2, dim=-1).values
     against_fp32 = ("bf16 SDPA vs fp32", "bf16 eager vs fp32")
     return {
-        "model": scale.model_4b[0],
+        "model": model_name(ctx, "4b"),
         "image": f"{scale.numerics_pixels}x{scale.numerics_pixels}",
         "image_tokens": int((inputs["mm_token_type_ids"][0] == 1).sum()),
         "text_positions": int(text_positions.sum()),
@@ -661,7 +667,7 @@ def _run_sft(ctx: Context, which: str, recipe: str, lora: bool) -> dict:
     patches = (ctx.scale.train_pixels // 16) ** 2
     result = _training_numbers(ctx, trainer, timer, lora=lora, patches_per_image=patches)
     train_seconds = next(entry["train_runtime"] for entry in trainer.state.log_history if "train_runtime" in entry)
-    result.update(model=ctx.scale.model_4b[0] if which == "4b" else ctx.scale.model_8b[0], recipe=recipe, folder_seconds=folder_seconds,
+    result.update(model=model_name(ctx, which), recipe=recipe, folder_seconds=folder_seconds,
                   script_seconds=main_seconds, train_seconds=train_seconds, output_gib=_folder_gib(output))  # fmt: skip
     shutil.rmtree(output, ignore_errors=True)
     return result
@@ -710,7 +716,7 @@ def section_generate(ctx: Context) -> dict:
             all_new &= all(new == scale.generate_new_tokens for _, new in runs)
             seconds = median([s for s, _ in runs])
             step = (seconds - first) / (scale.generate_new_tokens - 1)
-            rows.append({"model": scale.model_4b[0] if which == "4b" else scale.model_8b[0], "batch": batch,
+            rows.append({"model": model_name(ctx, which), "batch": batch,
                          "prompt_tokens": int(inputs["input_ids"].shape[1]), "time_to_first_token_s": first, "seconds": seconds,
                          "tokens_per_second": batch * scale.generate_new_tokens / seconds, "decode_tokens_per_second": batch / step,
                          "decode_step_ms": step * 1e3,
@@ -754,7 +760,7 @@ def section_grpo_4b(ctx: Context) -> dict:
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     completion_tokens = [length * scale.grpo_generations for length in lengths]
     result = {
-        "model": scale.model_4b[0], "generations": scale.grpo_generations, "max_completion_tokens": scale.grpo_completion_tokens,
+        "model": model_name(ctx, "4b"), "generations": scale.grpo_generations, "max_completion_tokens": scale.grpo_completion_tokens,
         "image": f"{scale.train_pixels}x{scale.train_pixels}", "steps": trainer.state.global_step, "step_seconds": steps,
         "generate_seconds": timer.generate_seconds, "completion_tokens_per_step": completion_tokens,
         "generation_tokens_per_second": completion_tokens[-1] / timer.generate_seconds[-1] if timer.generate_seconds else None,
@@ -1205,9 +1211,10 @@ def _number(value, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    """A Markdown table; the first column left-aligned, the others right-aligned."""
-    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+def _table(header: list[str], rows: list[list], align: str | None = None) -> list[str]:
+    """A Markdown table; `align` has an "l" or "r" per column (default: the first left, the rest right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if side == "r" else "---" for side in align) + "|"]
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
@@ -1228,7 +1235,7 @@ def render_markdown(report: dict) -> str:
         summary.append([section.name, entry["status"], _number(entry.get("seconds"), 0), _number(entry.get("cpu_seconds"), 0),
                         headline.replace("|", "/").replace("\n", " ")[:300]])  # fmt: skip
     lines = [f"# MedMO GPU check ({report['mode']})", "", f"{report['started']}; {machine}; {versions}", "",
-             *_table(["section", "status", "seconds", "CPU seconds", "headline"], summary)]  # fmt: skip
+             *_table(["section", "status", "seconds", "CPU seconds", "headline"], summary, align="llrrl")]  # fmt: skip
     for section in SECTIONS:
         entry = sections.get(section.name)
         if entry and entry["status"] in ("ok", "check_failed"):
@@ -1296,8 +1303,8 @@ def _details(name: str, r: dict, report: dict) -> list[str]:
                 f"{r['compute_dtype']}; sharded save {r['save_seconds']:.1f} s, {r['checkpoint_gib']:.2f} GiB; reload in a fresh process: "
                 f"max /diff/ {reload['max_abs']:.2e}, rel. L2 {reload['rel_l2']:.2e}, top-1 agreement {reload['top1_agreement']:.3f}, "
                 f"bitwise equal: {reload['equal']}", *[f"- {note}" for note in r.get("notes", [])]]  # fmt: skip
-    if name == "demo":
-        return [r["report_md"].strip()]
+    if name == "demo":  # the demo's own report.md, without its title
+        return [line for line in r["report_md"].strip().splitlines() if not line.startswith("# ")]
     keys = (("mean_iou", "mean IoU"), ("acc_at_50", "Acc@0.5"), ("findings_f1", "findings F1"), ("vqa_acc", "VQA acc."))  # demo_grpo_10x
     rows = []
     for steps, summary in ((r["demo_grpo_steps"], r["demo_summary"]), (r["grpo_steps"], r["summary"])):

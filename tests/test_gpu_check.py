@@ -77,7 +77,7 @@ def test_training_sections_report_throughput_and_mfu(dry_run):
 def test_generation_grpo_and_fsdp2_sections(dry_run):
     report = dry_run[2]
     rows = results(report, "generate")["rows"]
-    assert [(row["model"], row["batch"]) for row in rows] == [("tiny", 1), ("tiny", 4), ("tiny", 1), ("tiny", 4)]
+    assert [(row["model"], row["batch"]) for row in rows] == [("tiny (as 4b)", 1), ("tiny (as 4b)", 4), ("tiny (as 8b)", 1), ("tiny (as 8b)", 4)]
     assert all(row["tokens_per_second"] > 0 and row["time_to_first_token_s"] > 0 for row in rows)
 
     grpo = results(report, "grpo_4b")
