@@ -50,10 +50,14 @@ its minimum time fits in what is left of --budget-seconds (else recorded as skip
 - demo_grpo_10x: stage 4 of the demo at 10x its GRPO steps against SFT continued for the same time,
   3 seeds, from the demo's stage-3 model (run only if its estimate, from the demo's own timings, fits).
 
-Throughput comes from a step-timer callback added to the scripts' trainer (the scripts run unchanged
-otherwise); the first step (warm-up) is left out, the rest give a median. "Wall" step time runs from
-one step's end to the next (data loading and collation included), "compute" from a step's start to
-its end.
+The training sections override only what a measurement needs: the model folder, phantom data, a few
+steps, gradient accumulation 1, no saving of checkpoints or reports, and `--attn_implementation sdpa`
+(the recipes name flash_attention_2, whose package the GPU image lacks). Throughput comes from a
+step-timer callback added to the scripts' trainer (the scripts run unchanged otherwise); the first
+step (warm-up) is left out, the rest give a median. "Wall" step time runs from one step's end to the
+next (data loading and collation included), "compute" from a step's start to its end. With random
+weights GRPO's completions all run to the length limit and score alike, so its loss is 0: the step
+still generates, scores and back-propagates.
 
 FLOPs (MFU) -- model FLOPs per optimizer step, from the parameters and the step's own token counts:
 
@@ -73,11 +77,11 @@ merged tokens; d_vit: vision width; P_j: one image's patches. LoRA adapters' own
 
 --dry-run runs every section on tiny models (64x64 images, a few steps, 8 new tokens, the demo's
 `--fast` plan on 8 phantoms and one seed, stage 4 at 2x instead of 10x) on the CPU, each in a forked
-process, so that this script cannot rot between GPU runs; MFU is then against the CPU's measured
-fp32 matmul rate. On a CPU accelerate leaves FSDP off, so the dry
-run's fsdp2 section wraps the trained model itself with torch's `fully_shard` (a one-process gloo
-group, same layer classes as fsdp2.yaml), takes one step and saves through the same accelerate
-function. On a GPU the wrapping, mixed precision and steps are accelerate's.
+process, so that this script cannot rot between GPU runs; MFU is then against the CPU's measured fp32
+matmul rate. On a CPU accelerate leaves FSDP off, so there the fsdp2 section wraps the trained model
+itself with torch's `fully_shard` (a one-process gloo group, the layer classes of fsdp2.yaml), takes
+one step and saves through the same accelerate function; on a GPU the wrapping, mixed precision and
+steps are accelerate's.
 """
 
 import argparse
