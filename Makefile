@@ -44,3 +44,14 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(VENV_TF4) build *.egg-info runs
+
+# Wheels for the GPU machine (Python 3.12, x86-64, no network): what its image lacks, at the tested
+# versions (requirements/gpu-wheels.txt). The README's Benchmarks section shows the run that uses them.
+GPU_WHEELS := .whl
+.PHONY: gpu-wheels
+gpu-wheels: requirements/gpu-wheels.txt
+	rm -rf $(GPU_WHEELS) && mkdir -p $(GPU_WHEELS)
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d $(GPU_WHEELS) -r requirements/gpu-wheels.txt
+	@ls $(GPU_WHEELS) && du -ch $(GPU_WHEELS)/*.whl | tail -1

@@ -1,7 +1,7 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
 """`medmo demo`: MedMO's four-stage recipe in miniature, from scratch, on a CPU.
 
-    medmo demo [--output runs/demo] [--fast]
+    medmo demo [--output runs/demo] [--fast] [--device cpu|cuda]
 
 1. Builds a small MedMO (about 1M parameters) and writes synthetic phantom radiographs with
    lesions, boxes, reports and questions (`medmo.training.data.phantom`; no patient data, no
@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class Plan:
     seeds: tuple = (0, 1, 2)
     eval_batch_size: int = 50
     logging_steps: int = 5
+    device: str = "cpu"  # where the held-out evaluation runs ("cuda": bf16 on a GPU); training goes where the Trainer puts it
 
 
 FULL = Plan(train_images=2000, heldout_images=200, epochs={"stage1": 1, "stage2": 14, "stage3": 1}, grpo_steps=40)
@@ -147,7 +148,7 @@ def evaluate(model_dir: Path, samples: list, out_dir: Path, plan: Plan) -> tuple
     """Greedy, batched generation on the held-out samples (predictions streamed to `out_dir`)."""
     from .evaluation.runner import MAX_NEW_TOKENS, TransformersBackend, load_model, prediction_record
 
-    model, processor = load_model(str(model_dir), device="cpu")
+    model, processor = load_model(str(model_dir), device=plan.device)
     backend = TransformersBackend(model, processor)
     records = []
     for kind in ("grounding", "report", "closed", "open"):
@@ -331,11 +332,12 @@ def finale(model_dir: Path, phantom_image: str, output_dir: Path) -> str:
 # --------------------------------------------------------------------------- the demo
 
 
-def run(output_dir: Path = DEFAULT_OUTPUT, fast: bool = False) -> dict:
-    """The whole demo; returns the report it writes to `output_dir`."""
+def run(output_dir: Path = DEFAULT_OUTPUT, fast: bool = False, device: str = "cpu") -> dict:
+    """The whole demo; returns the report it writes to `output_dir`. `device` is where the held-out
+    evaluation runs (training uses a GPU whenever the Trainer sees one)."""
     import shutil
 
-    plan = FAST if fast else FULL
+    plan = replace(FAST if fast else FULL, device=device)
     start = time.perf_counter()
     if output_dir.exists():
         shutil.rmtree(output_dir)
