@@ -37,7 +37,7 @@ def load_module(name: str, path: Path):
 
 
 findings_module = load_module("medmo_findings", REPO / "clinical" / "findings.py")
-iu_module = load_module("medmo_iu_xray", REPO / "clinical" / "iu_xray.py")
+iu_module = load_module("medmo_iu_xray", REPO / "sources" / "iu_xray.py")
 
 
 def spacy_engine(kind: str):

@@ -1,9 +1,15 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
-"""IU X-Ray (Open-i) reports: read the XML release and map its MeSH terms onto MedMO's findings.
+"""IU X-Ray (Open-i): chest radiographs with XML reports.
 
-The reports' MeSH "major" terms were assigned by human indexers, which makes them an independent
-reference for the findings extractor. Used by the extractor's agreement test and bench, and by
-the IU X-Ray data converter.
+Published layout: reports as XML files (`ecgen-radiology/*.xml`) or the `NLMCXR_reports.tgz`
+archive; each names its `uId`, its FINDINGS and IMPRESSION (`AbstractText` elements), its MeSH
+"major" terms and its images (`parentImage` ids); PNG images `images/<parentImage id>.png`. There
+is no official split: `split_of` gives a stable 80/10/10 split by a hash of the report id.
+
+`read` yields one report record per report, on the first of its images that exists. The MeSH
+terms, assigned by human indexers, map onto MedMO's findings (`MESH_TO_FINDING`) as an independent
+reference for the findings extractor (its agreement test and bench). Everything but `read` uses
+the standard library only, so the bench loads this file on its own in other environments.
 """
 
 import hashlib
@@ -95,6 +101,33 @@ def split_of(report_id: str) -> str:
     return "test" if bucket == 0 else ("validation" if bucket == 1 else "train")
 
 
+def read(root: Path, splits=None):
+    """Report records of the selected splits (`train`, `validation`, `test`): the report is its
+    FINDINGS and IMPRESSION; a report without them, or without an image file, is a problem."""
+    # Imported here so that the module itself needs only the standard library (see the docstring).
+    from medmo.clinical.reports import report_target
+    from medmo.clinical.tasks import REPORT
+
+    from .base import NO_REPORT_SECTIONS, Problem, Record, image_problem, require, size_of, wanted
+
+    root = Path(root)
+    source = require(root, "ecgen-radiology", "NLMCXR_reports.tgz")
+    for report in read_reports(source):
+        split = split_of(report["id"])
+        if not wanted(split, splits):
+            continue
+        where = f"{source.name}/{report['id']}"
+        target = report_target({"FINDINGS": report["findings"], "IMPRESSION": report["impression"]})
+        candidates = [root / "images" / f"{name}.png" for name in report["images"]]
+        image = next((path for path in candidates if size_of(path) is not None), None)
+        if target is None:
+            yield Problem(where, NO_REPORT_SECTIONS)
+        elif image is None:
+            yield image_problem(where, candidates[0] if candidates else "no image listed", root)
+        else:
+            yield Record(f"iu_xray-{report['id']}", "iu_xray", split, REPORT, where, images=[str(image)], report=target)
+
+
 def torchxrayvision_reports_archive() -> Path | None:
     """The IU X-Ray reports archive the torchxrayvision wheel ships (installed with --no-deps), if any."""
     import importlib.util
@@ -106,4 +139,4 @@ def torchxrayvision_reports_archive() -> Path | None:
     return path if path.exists() else None
 
 
-__all__ = ["MESH_TO_FINDING", "parse_report", "read_reports", "split_of", "torchxrayvision_reports_archive"]
+__all__ = ["MESH_TO_FINDING", "parse_report", "read", "read_reports", "split_of", "torchxrayvision_reports_archive"]
