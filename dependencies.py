@@ -17,6 +17,7 @@ pip install "medmo[eval]"`.
 """
 
 import importlib.util
+import sys
 
 
 # extra -> {import name: requirement}. The import names are what the extra's commands import.
@@ -24,10 +25,10 @@ EXTRAS: dict[str, dict[str, str]] = {
     "medical": {"pydicom": "pydicom>=3", "nibabel": "nibabel>=5", "pylibjpeg": "pylibjpeg", "libjpeg": "pylibjpeg-libjpeg",
                 "jpeg_ls": "pyjpegls"},
     "data": {"tqdm": "tqdm", "pyarrow": "pyarrow"},
-    "train": {"trl": "trl>=1.16", "peft": "peft>=0.17", "datasets": "datasets>=3", "accelerate": "accelerate", "scipy": "scipy",
+    "train": {"trl": "trl>=1.16", "peft": "peft>=0.21", "datasets": "datasets>=5", "accelerate": "accelerate", "scipy": "scipy",
               "tqdm": "tqdm", "pyarrow": "pyarrow"},
     "eval": {"scipy": "scipy", "sacrebleu": "sacrebleu", "rouge_score": "rouge-score", "pycocoevalcap": "pycocoevalcap",
-             "pycocotools": "pycocotools", "matplotlib": "matplotlib", "tqdm": "tqdm", "pyarrow": "pyarrow", "peft": "peft>=0.17"},
+             "pycocotools": "pycocotools", "matplotlib": "matplotlib", "tqdm": "tqdm", "pyarrow": "pyarrow", "peft": "peft>=0.21"},
 }  # fmt: skip
 ALL = sorted({requirement for requirements in EXTRAS.values() for requirement in requirements.values()})
 
@@ -36,11 +37,17 @@ class MissingExtraError(ImportError):
     """A command needs packages of an extra that is not installed; the message names the install."""
 
 
+def _importable(name: str) -> bool:
+    if name in sys.modules:  # imported already, or blocked (None)
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
 def missing_modules(extra: str) -> list[str]:
     """The import names of `extra` that cannot be imported here."""
     if extra not in EXTRAS:
         raise ValueError(f"Unknown extra {extra!r}; extras: {', '.join(EXTRAS)}.")
-    return [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
+    return [name for name in EXTRAS[extra] if not _importable(name)]
 
 
 def missing_extra(extra: str, command: str, error: ImportError | None = None) -> MissingExtraError:
