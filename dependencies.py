@@ -30,7 +30,6 @@ EXTRAS: dict[str, dict[str, str]] = {
     "eval": {"scipy": "scipy", "sacrebleu": "sacrebleu", "rouge_score": "rouge-score", "pycocoevalcap": "pycocoevalcap",
              "pycocotools": "pycocotools", "matplotlib": "matplotlib", "tqdm": "tqdm", "pyarrow": "pyarrow", "peft": "peft>=0.21"},
 }  # fmt: skip
-ALL = sorted({requirement for requirements in EXTRAS.values() for requirement in requirements.values()})
 
 
 class MissingExtraError(ImportError):
@@ -63,4 +62,4 @@ def require_extra(extra: str, command: str) -> None:
         raise missing_extra(extra, command)
 
 
-__all__ = ["ALL", "EXTRAS", "MissingExtraError", "missing_extra", "missing_modules", "require_extra"]
+__all__ = ["EXTRAS", "MissingExtraError", "missing_extra", "missing_modules", "require_extra"]

@@ -28,10 +28,8 @@ KINDS = (*ANSWER_KINDS, REPORT, GROUNDING)
 # What a data record may be.
 RECORD_KINDS = (*KINDS, CAPTION, CONVERSATION)
 
-# Reward families: the box rewards score grounding rows, the answer reward answer rows, the
-# factuality reward report rows.
-FAMILIES = ("grounding", "answer", "report")
-# GRPO `task` column value -> reward family. The first name of each family is what converters
+# GRPO `task` column value -> reward family: the box rewards score `grounding` rows, the answer
+# reward `answer` rows, the factuality reward `report` rows. The first name of each family is what converters
 # write for grounding and reports; answers are written by kind (see `grpo_task`).
 GRPO_TASKS = {
     "grounding": "grounding",
@@ -70,7 +68,6 @@ __all__ = [
     "CAPTION",
     "CLOSED",
     "CONVERSATION",
-    "FAMILIES",
     "GROUNDING",
     "GRPO_TASKS",
     "KINDS",

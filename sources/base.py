@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medmo.boxes import as_array
+from medmo.clinical.answers import answer_type
 from medmo.clinical.tasks import RECORD_KINDS
 from medmo.medical_images import image_size as header_size
 
@@ -160,11 +161,6 @@ def image_problem(where: str, image, root: Path | None = None) -> Problem:
     return Problem(f"{where} ({name})", IMAGE_PROBLEM)
 
 
-def first_unreadable(images: Sequence) -> int | None:
-    """Index of the first image of `images` that is missing or unreadable, else None."""
-    return next((index for index, image in enumerate(images) if size_of(image) is None), None)
-
-
 def box_problem(boxes: list[dict], size) -> str | None:
     """A reason to reject boxes in original pixels, or None: they must have an area and lie inside
     the image (1 pixel of slack for rounding in the release)."""
@@ -177,6 +173,21 @@ def box_problem(boxes: list[dict], size) -> str | None:
     if (array[:, :2] < -1).any() or (array[:, 2] > width + 1).any() or (array[:, 3] > height + 1).any():
         return BOX_OUTSIDE
     return None
+
+
+def json_question(source: str, split: str, where: str, record: dict, image: Path, index: int) -> Record | Problem:
+    """The question record of a VQA release's JSON record (`question`, `answer`, `qid`, `answer_type`
+    CLOSED / OPEN: VQA-RAD and SLAKE) on one image file, or the problem that stops it. The kind
+    follows the answer; `meta["closed_answer"]` keeps the release's CLOSED marking."""
+    question, answer = str(record.get("question") or "").strip(), record.get("answer")
+    answer = "" if answer is None else str(answer).strip()
+    if not question or not answer:
+        return Problem(where, MISSING_QA)
+    if size_of(image) is None:
+        return image_problem(where, image.name)
+    closed = str(record.get("answer_type", "")).upper() == "CLOSED"
+    return Record(f"{source}-{record.get('qid', index)}", source, split, answer_type(answer), where, images=[str(image)],
+                  question=question, answer=answer, meta={"closed_answer": closed})  # fmt: skip
 
 
 def materialise(record: Record, folder: Path, by_name: bool = False) -> Record | Problem:
@@ -208,9 +219,9 @@ __all__ = [
     "Problem",
     "Record",
     "box_problem",
-    "first_unreadable",
     "image_problem",
     "json_lines",
+    "json_question",
     "materialise",
     "numbered",
     "open_text",

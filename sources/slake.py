@@ -14,9 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from medmo.clinical.answers import answer_type
-
-from .base import MISSING_QA, Problem, Record, image_problem, size_of, wanted
+from .base import Problem, Record, json_question, wanted
 
 
 SOURCE = "slake"
@@ -36,16 +34,8 @@ def read(root: Path, splits=None, languages=("en",)) -> Iterator[Record | Proble
         for index, record in enumerate(json.loads(path.read_text(encoding="utf-8"))):
             if record.get("q_lang", "en") not in languages:
                 continue
-            where = f"{path.name}[{index}]"
-            question, answer = str(record.get("question") or "").strip(), str(record.get("answer") or "").strip()
             image = root / "imgs" / str(record.get("img_name", ""))
-            if not question or not answer:
-                yield Problem(where, MISSING_QA)
-            elif size_of(image) is None:
-                yield image_problem(where, image.name)
-            else:
-                yield Record(f"{SOURCE}-{record.get('qid', index)}", SOURCE, split, answer_type(answer), where, images=[str(image)],
-                             question=question, answer=answer, meta={"closed_answer": str(record.get("answer_type", "")).upper() == "CLOSED"})  # fmt: skip
+            yield json_question(SOURCE, split, f"{path.name}[{index}]", record, image, index)
 
 
 __all__ = ["read"]

@@ -14,9 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from medmo.clinical.answers import answer_type
-
-from .base import MISSING_QA, Problem, Record, image_problem, require, size_of, wanted
+from .base import Problem, Record, json_question, require, wanted
 
 
 SOURCE = "vqa_rad"
@@ -30,16 +28,8 @@ def read(root: Path, splits=None) -> Iterator[Record | Problem]:
         split = "test" if str(record.get("phrase_type", "")).startswith("test") else "train"
         if not wanted(split, splits):
             continue
-        where = f"{path.name}[{index}]"
-        question, answer = str(record.get("question") or "").strip(), str(record.get("answer", "")).strip()
         image = root / "VQA_RAD Image Folder" / str(record.get("image_name", ""))
-        if not question or record.get("answer") is None or not answer:
-            yield Problem(where, MISSING_QA)
-        elif size_of(image) is None:
-            yield image_problem(where, image.name)
-        else:
-            yield Record(f"{SOURCE}-{record.get('qid', index)}", SOURCE, split, answer_type(answer), where, images=[str(image)],
-                         question=question, answer=answer, meta={"closed_answer": str(record.get("answer_type", "")).upper() == "CLOSED"})  # fmt: skip
+        yield json_question(SOURCE, split, f"{path.name}[{index}]", record, image, index)
 
 
 __all__ = ["read"]

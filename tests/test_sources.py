@@ -149,3 +149,22 @@ def test_evaluation_leaves_the_benchmark_folder_as_it_was(tmp_path, tiny_dir, mo
         assert sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in data_dir.rglob("*")) == before
         predictions = [json.loads(line) for line in (tmp_path / f"{task}-out" / "predictions.jsonl").read_text().splitlines()]
         assert all(image.startswith(str(cache)) for record in predictions for image in record["images"])
+
+
+def test_dicom_images_are_read_by_training_and_evaluation_alike(tmp_path, processor):
+    # both read DICOM through medmo.medical_images (the converter used to report it "not found")
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    root = tmp_path / "generic"
+    root.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), root / "ct.dcm")
+    (root / "test.jsonl").write_text(json.dumps({"id": "ct", "images": ["ct.dcm"], "boxes": [{"label": "Lesion", "box": [10, 20, 50, 60]}]}) + "\n")
+    rows, rejected = converted("generic", root, tmp_path / "out", processor, PAIRS["generic"][1])
+    [sample] = [item for item in load_task("generic", tmp_path) if isinstance(item, Sample)]
+    assert rejected == [] and sample.image_size == [128, 128]
+    [sft] = [row.row for row in rows if row.kind == "sft"]
+    assert sft["images"] == sample.images == [str(root / "ct.dcm")]
+    back = processor.post_process_grounding([text_of(sft["messages"][-1])], [sample.image_size])[0]
+    np.testing.assert_allclose(back[0]["box"], [10, 20, 50, 60], atol=1.0)
