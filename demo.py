@@ -315,7 +315,7 @@ for name, path in (("phantom", phantom), ("CT_small.dcm", dicom)):
     inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt")
     output = model.generate(**inputs, max_new_tokens=64, do_sample=False)
     text = processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
-    boxes = processor.post_process_grounding([text], [image.size])[0]
+    boxes = processor.post_process_grounding([text], inputs["image_sizes"])[0]
     processor.draw_boxes(image, boxes).save(f"{out}/finale-{name.split('.')[0]}.png")
     print(f"{name} ({image.size[0]}x{image.size[1]}): {text!r} -> boxes in original pixels: {boxes}")
 """

@@ -18,10 +18,16 @@ from pathlib import Path
 
 import pytest
 from helpers import run_python
+from transformers.dynamic_module_utils import get_relative_import_files
 
 
 REPO = Path(__file__).resolve().parents[1]
-REMOTE_CODE = {"configuration_medmo", "modeling_medmo", "processing_medmo", "boxes", "medical_images"}
+# The files a checkpoint folder carries: the three code files and what they import relatively.
+REMOTE_CODE = {
+    Path(path).stem
+    for name in ("configuration_medmo.py", "modeling_medmo.py", "processing_medmo.py")
+    for path in [REPO / name, *get_relative_import_files(str(REPO / name))]
+}
 # What the remote-code files may import: the core stack, and the optional medical readers (imported
 # inside `try`, so a checkpoint loads without them).
 REMOTE_CODE_PACKAGES = {"transformers", "torch", "numpy", "PIL", "pydicom", "nibabel"}
@@ -90,6 +96,7 @@ def internal(name: str) -> str | None:
 
 def test_the_module_list_is_complete():
     assert {"medmo.sources.deeplesion", "medmo.evaluation.tasks.grounding", "medmo.clinical.tasks", "medmo.loading"} <= set(MODULES)
+    assert {"configuration_medmo", "modeling_medmo", "processing_medmo", "boxes", "medical_images"} <= REMOTE_CODE
     assert all(floor(name) for name in MODULES)
 
 
