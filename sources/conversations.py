@@ -107,7 +107,8 @@ def instruction(root: Path, splits=None, file: str | None = None, instruction: s
             yield Problem(where, "empty instruction or output")
             continue
         thought = str(record.get(reasoning) or "").strip() if reasoning else ""
-        yield Record(f"{source}-{where}", source, "train", OPEN, where, question=prompt, answer=answer, meta={"reasoning": thought} if thought else {})
+        meta = {"reasoning": thought} if thought else {}
+        yield Record(f"{source}-{where}", source, "train", OPEN, where, question=prompt, answer=answer, meta=meta)
 
 
 __all__ = ["instruction", "llava"]

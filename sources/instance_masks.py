@@ -79,7 +79,8 @@ def _ctc(root: Path, splits, label: str, source: str) -> Iterator[Record | Probl
                          boxes=mask_boxes(mask, label))  # fmt: skip
 
 
-def read(root: Path, splits=None, layout: str = "ctc", label: str = "Cell", source: str | None = None, channel: int = 0) -> Iterator[Record | Problem]:
+def read(root: Path, splits=None, layout: str = "ctc", label: str = "Cell", source: str | None = None,
+         channel: int = 0) -> Iterator[Record | Problem]:  # fmt: skip
     """The annotated frames of the selected splits, each with its instances' boxes."""
     root = Path(root)
     source = source or root.name
