@@ -10,7 +10,10 @@ three frames:
 - `"grid_1000"`: Qwen3-VL's relative grid, 0..1000 on both axes whatever the image size.
 
 Image sizes are `(width, height)` everywhere, as PIL's `Image.size`. Every function that moves a
-box between frames takes the frame names and the sizes explicitly; nothing guesses a frame.
+box between frames takes the frame names and the sizes explicitly; nothing guesses a frame, and a
+frame's size comes from `frame_size` alone. Other notations data sets use (`[x, y, w, h]`, YOLO's
+normalised centres and polygons) convert here too, and so does the rule for which part of a
+completion is its answer (`final_answer`), since boxes are read from it.
 
 Parsing accepts everything MedMO and Qwen3-VL write, and never raises: text it cannot read yields
 an empty list.
@@ -68,14 +71,23 @@ def _label_before(text: str, end: int, floor: int) -> str | None:
     return label[-_MAX_LABEL_CHARS:].strip()
 
 
-def _answer_region(text: str) -> str:
-    """Where the boxes are: inside `<answer>` when present, else the text without `<think>` blocks."""
+def final_answer(text) -> str:
+    """The final answer of a completion: the last `<answer>` block when there is one (an unclosed
+    last block runs to the end), else the text without its `<think>` blocks; stripped. Non-strings
+    give `""`.
+
+    The one rule for "what did the model answer": boxes are parsed from it, and the rewards and the
+    evaluation metrics (through `medmo.clinical.answers`) score it.
+
+    >>> final_answer("<think>maybe B</think><answer>A</answer> <answer> C </answer>")
+    'C'
+    """
+    if not isinstance(text, str):
+        return ""
     if "<" not in text:
-        return text
-    answers = _ANSWER.findall(text)
-    if answers:
-        return "\n".join(answers)
-    return _THINK.sub(" ", text)
+        return text.strip()
+    blocks = _ANSWER.findall(text)
+    return (blocks[-1] if blocks else _THINK.sub(" ", text)).strip()
 
 
 def _json_boxes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, dict]]:
@@ -138,14 +150,15 @@ def parse_boxes(text: str) -> list[dict]:
 
     Reads MedMO's formats (`Label <box>[[x1, y1, x2, y2], ...]</box>`, `Label: <box> x1, y1, x2, y2
     </box>`, `Label: [ [x1, y1, x2, y2] ]`) and Qwen3-VL's JSON (`{"bbox_2d": [...], "label": ...}`,
-    alone, in lists or in code fences), inside `<answer>` when the text has one. Numbers may be
-    integers or floats; corners are put in order (x1 <= x2, y1 <= y2). Coordinates stay in whatever
-    frame the text uses: convert them with `convert_boxes`. Never raises; unreadable text gives `[]`.
+    alone, in lists or in code fences), in the final answer only (`final_answer`: the last
+    `<answer>` block, else the text without `<think>`). Numbers may be integers or floats; corners
+    are put in order (x1 <= x2, y1 <= y2). Coordinates stay in whatever frame the text uses:
+    convert them with `convert_boxes`. Never raises; unreadable text gives `[]`.
     """
     if not isinstance(text, str) or not text:
         return []
     try:
-        region = _answer_region(text)
+        region = final_answer(text)
         spans: list[tuple[int, int]] = []
         found = _json_boxes(region, spans) if "bbox_2d" in region else []
         if "<box>" in region.lower():
@@ -170,16 +183,39 @@ def _size(size: Sequence[float], name: str) -> tuple[float, float]:
     return width, height
 
 
-def _frame_extent(frame: str, image_size, model_size) -> tuple[float, float]:
+def frame_size(frame: str, image_size: Sequence[float], model_size: Sequence[float] | None = None, image_processor=None) -> tuple[float, float]:
+    """The `(width, height)` of box frame `frame` for an image of original size `image_size`.
+
+    `"original_pixels"`: `image_size` itself; `"grid_1000"`: 1000 x 1000 whatever the image;
+    `"model_pixels"`: the processor's resized input, given as `model_size` or computed from
+    `image_processor` (`model_input_size`). The one place a frame's size is worked out: the
+    processor, the data converters, the box reward, the phantom writer and the demo all ask here.
+
+    >>> frame_size("grid_1000", (640, 480))
+    (1000.0, 1000.0)
+    """
     if frame == "original_pixels":
         return _size(image_size, "image_size")
     if frame == "model_pixels":
+        if model_size is None and image_processor is not None:
+            model_size = model_input_size(image_size, image_processor)
         if model_size is None:
-            raise ValueError("The model_pixels frame needs model_size (the processor's resized (width, height)).")
+            raise ValueError("The model_pixels frame needs model_size (the processor's resized (width, height)) or the image processor.")
         return _size(model_size, "model_size")
     if frame == "grid_1000":
         return GRID_SIZE, GRID_SIZE
     raise ValueError(f"Unknown box frame {frame!r}; use one of {FRAMES}.")
+
+
+def resize_boxes(boxes, from_size: Sequence[float], to_size: Sequence[float], clip: bool = True) -> np.ndarray:
+    """`(N, 4)` boxes of an image of `from_size` moved onto the same image resized to `to_size`
+    (x and y scale separately). With `clip`, boxes are clipped to `to_size`. Returns float64."""
+    array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    (source_w, source_h), (target_w, target_h) = _size(from_size, "from_size"), _size(to_size, "to_size")
+    converted = array * np.array([target_w / source_w, target_h / source_h] * 2)
+    if clip:
+        converted = np.clip(converted, 0.0, np.array([target_w, target_h] * 2))
+    return converted
 
 
 def convert_boxes(
@@ -196,14 +232,7 @@ def convert_boxes(
     `(width, height)`, needed when either frame is `"model_pixels"`. With `clip`, boxes are
     clipped to the target frame's extent. Returns float64 `(N, 4)`.
     """
-    array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    source_w, source_h = _frame_extent(source, image_size, model_size)
-    target_w, target_h = _frame_extent(target, image_size, model_size)
-    scale = np.array([target_w / source_w, target_h / source_h] * 2)
-    converted = array * scale
-    if clip:
-        converted = np.clip(converted, 0.0, np.array([target_w, target_h] * 2))
-    return converted
+    return resize_boxes(boxes, frame_size(source, image_size, model_size), frame_size(target, image_size, model_size), clip)
 
 
 def model_input_size(image_size: Sequence[float], image_processor) -> tuple[int, int]:
@@ -230,6 +259,43 @@ def _smart_resize(height, width, factor, min_pixels, max_pixels):
     except ImportError:  # transformers 4.57
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
     return smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+
+
+# --------------------------------------------------------------------------- other box notations
+
+# Data sets write boxes in other notations; these move them to `[x1, y1, x2, y2]` (and back for
+# pycocotools), so no reader or metric does that arithmetic itself.
+
+
+def xywh_to_xyxy(box: Sequence[float]) -> list[float]:
+    """`[x, y, width, height]` (top-left corner and extent: NIH ChestX-ray14, COCO) as `[x1, y1, x2, y2]`."""
+    x, y, width, height = (float(value) for value in box)
+    return [x, y, x + width, y + height]
+
+
+def xyxy_to_xywh(box: Sequence[float]) -> list[float]:
+    """`[x1, y1, x2, y2]` as COCO's `[x, y, width, height]`."""
+    x1, y1, x2, y2 = (float(value) for value in box)
+    return [x1, y1, x2 - x1, y2 - y1]
+
+
+def cxcywh_to_xyxy(box: Sequence[float], image_size: Sequence[float] | None = None) -> list[float]:
+    """`[center x, center y, width, height]` as `[x1, y1, x2, y2]`; with `image_size`, the input is
+    normalised to 0-1 (YOLO label files) and the result is in that image's pixels."""
+    cx, cy, width, height = (float(value) for value in box)
+    scale_x, scale_y = _size(image_size, "image_size") if image_size is not None else (1.0, 1.0)
+    return [(cx - width / 2) * scale_x, (cy - height / 2) * scale_y, (cx + width / 2) * scale_x, (cy + height / 2) * scale_y]
+
+
+def polygon_to_xyxy(points: Sequence[float], image_size: Sequence[float] | None = None) -> list[float]:
+    """The tightest `[x1, y1, x2, y2]` around a polygon given as `[x1, y1, x2, y2, x3, y3, ...]`; with
+    `image_size`, the points are normalised to 0-1 (YOLO segment lines) and the box is in pixels."""
+    values = [float(value) for value in points]
+    if len(values) < 6 or len(values) % 2:
+        raise ValueError(f"A polygon needs at least 3 (x, y) points, got {len(values)} values.")
+    scale_x, scale_y = _size(image_size, "image_size") if image_size is not None else (1.0, 1.0)
+    xs, ys = values[0::2], values[1::2]
+    return [min(xs) * scale_x, min(ys) * scale_y, max(xs) * scale_x, max(ys) * scale_y]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -289,7 +355,7 @@ def format_boxes(
 def decimals_for_frame(frame: str, image_size, model_size=None) -> int:
     """Decimals that keep a round trip through `frame` within 1 original pixel."""
     image_w, image_h = _size(image_size, "image_size")
-    frame_w, frame_h = _frame_extent(frame, image_size, model_size)
+    frame_w, frame_h = frame_size(frame, image_size, model_size)
     return _decimals_for(max(image_w / frame_w, image_h / frame_h))
 
 
@@ -415,9 +481,12 @@ __all__ = [
     "TEXT_STYLES",
     "as_array",
     "convert_boxes",
+    "cxcywh_to_xyxy",
     "decimals_for_frame",
     "draw_boxes",
+    "final_answer",
     "format_boxes",
+    "frame_size",
     "model_input_size",
     "l1_scale",
     "pair_terms",
@@ -426,4 +495,8 @@ __all__ = [
     "pairwise_iou",
     "pairwise_l1",
     "parse_boxes",
+    "polygon_to_xyxy",
+    "resize_boxes",
+    "xywh_to_xyxy",
+    "xyxy_to_xywh",
 ]

@@ -83,14 +83,18 @@ def fix_tokenizer_config_for_4x(folder: str | Path) -> None:
 
 
 def save_medmo_folder(model, processor, output_dir: str | Path, model_card: str | None = None) -> Path:
-    """Save `model` and `processor` as a complete MedMO repository folder.
+    """Save `model` and `processor` as a complete MedMO repository folder: the one writer of such
+    folders (`medmo build-tiny`, the demo and every training run use it).
 
     The folder holds safetensors weights, the remote-code files with a full `auto_map`, the
-    processor (image processor, tokenizer, chat template) and, when given, `README.md`.
+    processor (image processor, tokenizer, chat template, readable by transformers 4.57) and, when
+    given, `README.md`. `model=None` completes a folder whose weights are already there (a
+    trainer's `save_model`, which also handles adapters and sharded training).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir, safe_serialization=True)
+    if model is not None:
+        model.save_pretrained(output_dir, safe_serialization=True)
     processor.save_pretrained(output_dir)
     fix_tokenizer_config_for_4x(output_dir)
     for name in REMOTE_CODE_FILES:  # the processor imports the box and image modules too

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from .dependencies import MissingExtraError, require_extra
+
 
 logger = logging.getLogger("medmo")
 
@@ -48,8 +50,9 @@ def _build_tiny(args: argparse.Namespace) -> None:
 
 
 def _phantom(args: argparse.Namespace) -> None:
+    require_extra("data", "medmo data phantom")
+    from .loading import load_processor
     from .training.data.phantom import write_phantom_dataset
-    from .training.modules import load_processor
 
     if args.model:
         processor = load_processor(args.model, max_pixels=args.size * args.size)
@@ -63,9 +66,10 @@ def _phantom(args: argparse.Namespace) -> None:
 
 
 def _convert_data(args: argparse.Namespace) -> int:
-    from .training.data.cards import read_registry
+    require_extra("data", "medmo data convert")
+    from .loading import load_processor
+    from .sources.cards import read_registry
     from .training.data.converters import CONVERTERS, ConversionError, convert
-    from .training.modules import load_processor
 
     registry = read_registry()
     entry = registry.get(args.name, {})
@@ -91,8 +95,8 @@ def _convert_data(args: argparse.Namespace) -> int:
 
 
 def _check_leakage(args: argparse.Namespace) -> int:
-    from .training.data.leakage import check_leakage
     from .clinical.prompts import PROMPTS
+    from .sources.leakage import check_leakage
 
     report = check_leakage(args.train, args.test, ignore_questions=[p for variants in PROMPTS.values() for p in variants])
     print(json.dumps(report, indent=2))
@@ -100,6 +104,7 @@ def _check_leakage(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    require_extra("eval", "medmo eval")
     from .evaluation import TASKS, evaluate, rescore
 
     if args.list_tasks:
@@ -135,6 +140,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    for extra in ("train", "eval", "medical"):
+        require_extra(extra, "medmo demo")
     from .demo import run
 
     run(Path(args.output), fast=args.fast, device=args.device)
@@ -229,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         status = args.handler(args)
+    except MissingExtraError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (CheckpointError, CorruptFileError) as error:
         print(f"medmo {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@
     medmo demo [--output runs/demo] [--fast] [--device cpu|cuda]
 
 1. Builds a small MedMO (about 1M parameters) and writes synthetic phantom radiographs with
-   lesions, boxes, reports and questions (`medmo.training.data.phantom`; no patient data, no
+   lesions, boxes, reports and questions (`medmo.sources.phantom`; no patient data, no
    downloads), with a held-out split no training phantom shares.
 2. Trains it with the same scripts and recipe files as MedMO-8B (`training/sft.py` and
    `training/grpo.py` with `training/recipes/tiny/`): stage 1 reports at low resolution, stage 2
@@ -89,8 +89,8 @@ def build_model(output_dir: Path, seed: int = 0) -> Path:
 
 def write_data(model_dir: Path, data_dir: Path, plan: Plan) -> dict[str, Path]:
     """Phantom JSONL files of every stage plus the held-out split, boxes in the model's frame."""
+    from .loading import load_processor
     from .training.data.phantom import write_phantom_dataset
-    from .training.modules import load_processor
 
     processor = load_processor(str(model_dir), max_pixels=128 * 128)
     return write_phantom_dataset(data_dir / "phantom", processor, train=plan.train_images, heldout=plan.heldout_images)
@@ -132,10 +132,11 @@ def heldout_samples(data_dir: Path) -> list:
 
 def score(records: list[dict]) -> dict:
     """The demo's four numbers, from the evaluation harness's metric functions."""
-    from .evaluation.metrics import answer_correct, clinical_f1, grounding_metrics
+    from .clinical.tasks import ANSWER_KINDS
+    from .evaluation.metrics import clinical_f1, grounding_metrics, is_correct
 
     grounding = grounding_metrics([r for r in records if r["kind"] == "grounding"], resamples=0)
-    questions = [answer_correct(r) for r in records if r["kind"] in ("closed", "open", "multiple_choice")]
+    questions = [is_correct(r) for r in records if r["kind"] in ANSWER_KINDS]
     return {
         "mean_iou": grounding["mean_iou"]["value"] or 0.0,
         "acc_at_50": grounding["acc_at_50"]["value"] or 0.0,
@@ -146,9 +147,10 @@ def score(records: list[dict]) -> dict:
 
 def evaluate(model_dir: Path, samples: list, out_dir: Path, plan: Plan) -> tuple[dict, list[dict]]:
     """Greedy, batched generation on the held-out samples (predictions streamed to `out_dir`)."""
-    from .evaluation.runner import MAX_NEW_TOKENS, TransformersBackend, load_model, prediction_record
+    from .evaluation.runner import MAX_NEW_TOKENS, TransformersBackend, prediction_record
+    from .loading import load_model, load_processor
 
-    model, processor = load_model(str(model_dir), device=plan.device)
+    model, processor = load_model(str(model_dir), device=plan.device), load_processor(str(model_dir))
     backend = TransformersBackend(model, processor)
     records = []
     for kind in ("grounding", "report", "closed", "open"):
@@ -169,7 +171,7 @@ def constant_box_baseline(model_dir: Path, phantom_dir: Path, samples: list) -> 
     from PIL import Image
 
     from .evaluation.metrics import grounding_metrics
-    from .training.modules import load_processor
+    from .loading import load_processor
 
     processor = load_processor(str(model_dir), max_pixels=128 * 128)
     boxes, labels = [], []
@@ -250,9 +252,12 @@ def curves(stage_logs: dict, grpo_logs: list, seeds, path: Path) -> None:
     plt.close(figure)
 
 
+OVERLAY_SIZE = (384, 384)
+
+
 def overlays(records: list[dict], folder: Path, count: int = 4) -> list[Path]:
     """Held-out phantoms with true (label "true: ...") and predicted boxes, for people to look at."""
-    from .boxes import draw_boxes
+    from .boxes import draw_boxes, resize_boxes
     from .medical_images import load_image
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -261,9 +266,10 @@ def overlays(records: list[dict], folder: Path, count: int = 4) -> list[Path]:
     for record in chosen:
         truth = [{"label": f"true: {b['label']}", "box": b["box"]} for b in record["reference"]]
         predicted = [{"label": f"pred: {b.get('label')}", "box": b["box"]} for b in record.get("predicted_boxes") or []]
-        image = load_image(record["images"][0]).resize((384, 384))
-        scale = 384 / record["image_size"][0]
-        scaled = [{"label": b["label"], "box": [v * scale for v in b["box"]]} for b in truth + predicted]
+        image = load_image(record["images"][0]).resize(OVERLAY_SIZE)
+        items = truth + predicted
+        boxes = resize_boxes([b["box"] for b in items], record["image_size"], OVERLAY_SIZE) if items else []
+        scaled = [{"label": b["label"], "box": box.tolist()} for b, box in zip(items, boxes)]
         paths.append(folder / f"{Path(record['images'][0]).stem}.png")
         draw_boxes(image, scaled).save(paths[-1])
     return paths
@@ -310,7 +316,7 @@ for name, path in (("phantom", phantom), ("CT_small.dcm", dicom)):
     inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt")
     output = model.generate(**inputs, max_new_tokens=64, do_sample=False)
     text = processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
-    boxes = processor.post_process_grounding([text], [image.size])[0]
+    boxes = processor.post_process_grounding([text], inputs["image_sizes"])[0]
     processor.draw_boxes(image, boxes).save(f"{out}/finale-{name.split('.')[0]}.png")
     print(f"{name} ({image.size[0]}x{image.size[1]}): {text!r} -> boxes in original pixels: {boxes}")
 """

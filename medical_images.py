@@ -19,6 +19,7 @@ file, its transfer syntax and technical tags only.
 pydicom (DICOM) and nibabel (NIfTI) are optional: `pip install pydicom nibabel`.
 """
 
+import io
 import logging
 import os
 import struct
@@ -186,18 +187,33 @@ def pil_to_rgb(image: Image.Image, window=None, what: str = "The image", max_pix
     return image.convert("RGB")
 
 
-def _open_raster(path: Path, window, max_pixels: int) -> Image.Image:
+def _open_raster(file, name: str, window, max_pixels: int) -> Image.Image:
+    """A PNG / JPEG / TIFF / BMP (a path or an open binary file) as RGB, named `name` in errors."""
     try:
-        with Image.open(path) as image:
-            _check_size(image.width, image.height, f"{path.name}", max_pixels)
+        with Image.open(file) as image:
+            _check_size(image.width, image.height, name, max_pixels)
             image.load()
-            return pil_to_rgb(image, window, path.name, max_pixels)
+            return pil_to_rgb(image, window, name, max_pixels)
     except Image.DecompressionBombError as error:
-        raise ValueError(f"{path.name}: {error} Pass max_pixels=... to allow it.") from None
+        raise ValueError(f"{name}: {error} Pass max_pixels=... to allow it.") from None
     except UnidentifiedImageError:
-        raise ValueError(f"{path.name} is not an image file PIL can read (nor DICOM or NIfTI).") from None
+        raise ValueError(f"{name} is not an image file PIL can read (nor DICOM or NIfTI).") from None
     except OSError as error:  # truncated or corrupt data
-        raise ValueError(f"{path.name} could not be decoded ({error}); the file may be truncated or corrupt.") from None
+        raise ValueError(f"{name} could not be decoded ({error}); the file may be truncated or corrupt.") from None
+
+
+def _load_bytes(data: bytes, window, frame, max_pixels: int) -> Image.Image:
+    """An image file's contents held in memory (images embedded in Parquet releases): DICOM when it
+    has the DICM preamble, else whatever PIL reads."""
+    name = "The embedded image"
+    if data[128:132] == b"DICM":
+        _pydicom()
+        try:
+            dataset = pydicom.dcmread(io.BytesIO(data))
+        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as error:
+            raise ValueError(f"{name} could not be read as DICOM ({type(error).__name__}); it may be truncated.") from None
+        return dicom_to_image(dataset, window=window, frame=frame, max_pixels=max_pixels, name=name)
+    return _open_raster(io.BytesIO(data), name, window, max_pixels)
 
 
 def _is_dicom_file(path: Path) -> bool:
@@ -218,9 +234,10 @@ def _is_nifti(path: Path) -> bool:
 def load_image(source, window=None, frame: int | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Any supported image as RGB 8-bit PIL, at its original size.
 
-    `source` is a PIL image, a numpy array, a pydicom `Dataset`, or a path to a PNG / JPEG / TIFF /
-    BMP file or a DICOM file. `window` sets the intensity window (see the module docstring);
-    `frame` picks one frame of a multi-frame DICOM (default: the middle one).
+    `source` is a PIL image, a numpy array, a pydicom `Dataset`, a path to a PNG / JPEG / TIFF /
+    BMP file or a DICOM file, or such a file's bytes (images embedded in Parquet releases).
+    `window` sets the intensity window (see the module docstring); `frame` picks one frame of a
+    multi-frame DICOM (default: the middle one).
     """
     if isinstance(source, Image.Image):
         return pil_to_rgb(source, window, max_pixels=max_pixels)
@@ -228,6 +245,8 @@ def load_image(source, window=None, frame: int | None = None, max_pixels: int = 
         return array_to_image(source, window, max_pixels=max_pixels)
     if _is_pydicom_dataset(source):
         return dicom_to_image(source, window=window, frame=frame, max_pixels=max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _load_bytes(bytes(source), window, frame, max_pixels)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
@@ -238,10 +257,53 @@ def load_image(source, window=None, frame: int | None = None, max_pixels: int = 
             )
         if _is_dicom_file(path):
             return dicom_to_image(read_dicom(path), window=window, frame=frame, max_pixels=max_pixels, name=path.name)
-        return _open_raster(path, window, max_pixels)
+        return _open_raster(path, path.name, window, max_pixels)
     if hasattr(source, "__array__"):
         return array_to_image(np.asarray(source), window, max_pixels=max_pixels)
     raise ValueError(f"Unsupported image input of type {type(source).__name__}; pass a PIL image, array or file path.")
+
+
+def image_size(source) -> tuple[int, int]:
+    """The `(width, height)` `load_image(source)` returns, read from the file's header where there is
+    one (no pixel decoding). Raises ValueError when `source` is missing or not a readable image."""
+    if isinstance(source, Image.Image):
+        return source.size
+    if isinstance(source, np.ndarray):
+        return int(source.shape[1]), int(source.shape[0])
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if data[128:132] == b"DICM":
+            _pydicom()
+            return _dicom_size(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True), "The embedded image")
+        return _raster_size(io.BytesIO(data), "The embedded image")
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"Image file not found: {path}")
+    if _is_nifti(path):
+        raise ValueError(f"{path.name} is a NIfTI volume, not an image.")
+    if _is_dicom_file(path):
+        _pydicom()
+        try:
+            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error):
+            raise ValueError(f"{path.name} could not be read as DICOM.") from None
+        return _dicom_size(dataset, path.name)
+    return _raster_size(path, path.name)
+
+
+def _raster_size(file, name: str) -> tuple[int, int]:
+    try:
+        with Image.open(file) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):  # UnidentifiedImageError is an OSError
+        raise ValueError(f"{name} is not an image file PIL can read.") from None
+
+
+def _dicom_size(dataset, name: str) -> tuple[int, int]:
+    rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
+    if not rows or not columns:
+        raise ValueError(f"{name} has no image (no Rows / Columns).")
+    return columns, rows
 
 
 # --------------------------------------------------------------------------- DICOM
@@ -545,6 +607,7 @@ __all__ = [
     "apply_window",
     "array_to_image",
     "dicom_to_image",
+    "image_size",
     "load_image",
     "load_volume_slices",
     "read_dicom",

@@ -7,6 +7,8 @@ and give bit-identical logits, and every transformers release that improves Qwen
 MedMO with it.
 """
 
+import inspect
+
 from transformers import Qwen3VLForConditionalGeneration, Qwen3VLModel
 from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLPreTrainedModel
 
@@ -56,6 +58,25 @@ class MedMOForConditionalGeneration(MedMOPreTrainedModel, Qwen3VLForConditionalG
     # pass `num_items_in_batch` to the loss, so MedMO opts in: every assistant token counts once.
     accepts_loss_kwargs = True
 
+    def prepare_inputs_for_generation(self, *args, image_sizes=None, **kwargs):
+        """Qwen3-VL's, also taking the `image_sizes` MedMO's processor returns (the original image
+        sizes, for `post_process_grounding`), so that `generate(**inputs)` accepts them. Overridden
+        because generate refuses inputs this method does not name; the model does not use them."""
+        return super().prepare_inputs_for_generation(*args, **kwargs)
+
+
+def _with_image_sizes(signature: inspect.Signature) -> inspect.Signature:
+    """`signature` with a keyword-only `image_sizes=None` before its `**kwargs`: what generate
+    inspects, so that every input Qwen3-VL names stays accepted."""
+    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = inspect.Parameter("image_sizes", inspect.Parameter.KEYWORD_ONLY, default=None)
+    rest = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
+    return signature.replace(parameters=[*parameters, extra, *rest])
+
+
+MedMOForConditionalGeneration.prepare_inputs_for_generation.__signature__ = _with_image_sizes(
+    inspect.signature(Qwen3VLForConditionalGeneration.prepare_inputs_for_generation)
+)
 
 _AUTO_CLASS = {"MedMOForConditionalGeneration": "AutoModelForImageTextToText", "MedMOModel": "AutoModel"}
 

@@ -13,7 +13,9 @@ On top of the stock processor it
 
 Like the stock processor it returns `mm_token_type_ids` on transformers 5.x, whose forward needs
 them with images; 4.57's `generate` rejects them, so there they stay opt-in
-(`return_mm_token_type_ids=True`).
+(`return_mm_token_type_ids=True`). With images it also returns `image_sizes`: the original
+`(width, height)` of every image, in order, which `post_process_grounding` takes as it is (the
+MedMO model accepts and ignores the key, so `model.generate(**inputs)` still works).
 """
 
 import copy
@@ -21,7 +23,7 @@ import copy
 from transformers import Qwen3VLProcessor
 from transformers.utils import is_torchvision_available
 
-from .boxes import FRAMES, convert_boxes, decimals_for_frame, draw_boxes, format_boxes, model_input_size, parse_boxes
+from .boxes import FRAMES, convert_boxes, decimals_for_frame, draw_boxes, format_boxes, frame_size, model_input_size, parse_boxes
 from .medical_images import load_image, load_volume_slices
 
 
@@ -40,6 +42,27 @@ def _map_images(images, function):
     if isinstance(images, (list, tuple)):
         return [_map_images(item, function) for item in images]
     return function(images)
+
+
+def _like(reference, sizes: list[list[int]]):
+    """`sizes` as the same kind of container as `reference` (the `image_grid_thw` the call returned:
+    a torch tensor, a numpy array or a list, following `return_tensors`)."""
+    if type(reference).__module__.startswith("torch"):
+        import torch
+
+        return torch.tensor(sizes, dtype=torch.long).reshape(-1, 2)
+    if type(reference).__module__.startswith("numpy"):
+        import numpy as np
+
+        return np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
+    return sizes
+
+
+def _flat(images) -> list:
+    """The images of a possibly nested (per-sample) list, in order."""
+    if isinstance(images, (list, tuple)):
+        return [image for item in images for image in _flat(item)]
+    return [images]
 
 
 class MedMOProcessor(Qwen3VLProcessor):
@@ -71,7 +94,7 @@ class MedMOProcessor(Qwen3VLProcessor):
     >>> inputs = processor.apply_chat_template(
     ...     messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt")
     >>> # ... output = model.generate(**inputs); texts = processor.batch_decode(...)
-    >>> processor.post_process_grounding(["Nodule <box>[[120, 80, 160, 130]]</box>"], [image.size])
+    >>> processor.post_process_grounding(["Nodule <box>[[120, 80, 160, 130]]</box>"], inputs["image_sizes"])
     ```
     """
 
@@ -166,9 +189,15 @@ class MedMOProcessor(Qwen3VLProcessor):
         return super().apply_chat_template(self.load_conversation_images(conversation), chat_template, **kwargs)
 
     def __call__(self, images=None, text=None, videos=None, **kwargs):
-        if images is not None:
-            images = _map_images(images, self.load_image)
-        return super().__call__(images=images, text=text, videos=videos, **kwargs)
+        """Qwen3-VL's processor call, after reading medical images, plus `image_sizes`: the original
+        `(width, height)` of each image in order (a `(N, 2)` tensor with `return_tensors="pt"`)."""
+        if images is None:
+            return super().__call__(images=images, text=text, videos=videos, **kwargs)
+        images = _map_images(images, self.load_image)
+        inputs = super().__call__(images=images, text=text, videos=videos, **kwargs)
+        sizes = [list(image.size) for image in _flat(images)]
+        inputs["image_sizes"] = _like(inputs.get("image_grid_thw"), sizes)
+        return inputs
 
     # ------------------------------------------------------------------ outputs
 
@@ -176,13 +205,19 @@ class MedMOProcessor(Qwen3VLProcessor):
         """The `(width, height)` this processor resizes an image of `image_size` to."""
         return model_input_size(image_size, self.image_processor)
 
+    def frame_size(self, image_size, box_format: str | None = None) -> tuple[float, float]:
+        """The `(width, height)` of the frame this checkpoint writes boxes in, for an image of
+        original size `image_size` (`boxes.frame_size` with this processor's resize)."""
+        return frame_size(box_format or self.box_format, image_size, image_processor=self.image_processor)
+
     def post_process_grounding(self, texts, image_sizes, box_format: str | None = None) -> list[list[dict]]:
         """Boxes in each generated text, in pixels of the original image.
 
         Args:
             texts: one generated string per image (or token ids, decoded here).
-            image_sizes: the original `(width, height)` of the image each text talks about
-                (`image.size` of the loaded image).
+            image_sizes: the original `(width, height)` of the image each text talks about: the
+                `image_sizes` the processor call returned (one image per prompt), or `image.size`
+                of each loaded image.
             box_format: the frame the texts use; defaults to this processor's `box_format`.
 
         Returns:
@@ -194,6 +229,8 @@ class MedMOProcessor(Qwen3VLProcessor):
         elif not all(isinstance(text, str) for text in texts):  # token ids
             texts = self.batch_decode(texts, skip_special_tokens=True)
         frame = box_format or self.box_format
+        if hasattr(image_sizes, "tolist"):  # the processor's tensor or array
+            image_sizes = image_sizes.tolist()
         if len(image_sizes) != len(texts):
             raise ValueError(f"Got {len(texts)} texts but {len(image_sizes)} image sizes; pass one size per text.")
         results = []

@@ -21,7 +21,7 @@ from medmo.evaluation.metrics import meteor, score_records
 from medmo.evaluation.runner import generate_batch
 from medmo.evaluation.tasks import load_task
 from medmo.tiny import build_processor, build_tiny
-from medmo.training.data.phantom import make_phantom, write_phantom_dataset
+from medmo.training.data.phantom import write_phantom_dataset
 
 from common import median_seconds
 

@@ -7,7 +7,7 @@ terms, and speed; optionally the same for negspacy or medspacy.
     python bench/findings.py --engine negspacy     # in an environment with spacy + negspacy
     python bench/findings.py --engine medspacy     # in an environment with medspacy (spaCy < 3.8)
 
-IU X-Ray is split once into two halves by a hash of the report id (`clinical/iu_xray.py`,
+IU X-Ray is split once into two halves by a hash of the report id (`sources/iu_xray.py`,
 `extractor_half`): misses are read and rules corrected on the dev half only; the test half is only
 scored, and its table is the figure to quote. `--rules` scores another checkout's extractor on the
 same halves and MeSH mapping (this repository's `iu_xray.py`), for before/after tables:
@@ -46,7 +46,7 @@ def load_module(name: str, path: Path):
 
 
 findings_module = load_module("medmo_findings", REPO / "clinical" / "findings.py")
-iu_module = load_module("medmo_iu_xray", REPO / "clinical" / "iu_xray.py")
+iu_module = load_module("medmo_iu_xray", REPO / "sources" / "iu_xray.py")
 
 
 def spacy_engine(kind: str, rules):

@@ -8,6 +8,8 @@ and the GRPO system prompt are the ones seen in the MedMO authors' data.
 
 import hashlib
 
+from .answers import option_letters
+
 
 SYSTEM_PROMPT = "You are a medical imaging expert."
 NO_FINDINGS = "No abnormalities detected."
@@ -38,14 +40,12 @@ PROMPTS: dict[str, tuple[str, ...]] = {
 }
 
 
-LETTERS = "ABCDEFGHIJ"
-
-
 def format_question(question: str, options: list[str] | None = None) -> str:
     """A question as the model is asked it, options lettered A, B, ... with an answer instruction."""
     text = question.strip()
     if options:
-        text += "\n" + "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(options)) + "\nAnswer with the option's letter."
+        text += "\n" + "\n".join(f"{letter}. {option}" for letter, option in zip(option_letters(len(options)), options))
+        text += "\nAnswer with the option's letter."
     return text
 
 
@@ -63,4 +63,4 @@ def evaluation_prompt(task: str) -> str:
     return PROMPTS[task][0]
 
 
-__all__ = ["LETTERS", "NO_FINDINGS", "PROMPTS", "SYSTEM_PROMPT", "evaluation_prompt", "format_question", "pick"]
+__all__ = ["NO_FINDINGS", "PROMPTS", "SYSTEM_PROMPT", "evaluation_prompt", "format_question", "pick"]

@@ -12,15 +12,17 @@ batched resumable generation, and results a person can read and a machine can di
 import json
 from pathlib import Path
 
+from medmo.loading import load_model, load_processor
+
 from .metrics import score_records
 from .report import write
-from .runner import TransformersBackend, load_model, load_processor, read_predictions, run
+from .runner import TransformersBackend, read_predictions, run
 from .tasks import TASKS, load_task
 
 
 def leakage(records: list[dict], training_files: list[str]) -> dict:
     """Per task: evaluation images, and how many of them (by file hash) are in the training data."""
-    from medmo.training.data.leakage import collect, file_hash
+    from medmo.sources.leakage import collect, file_hash
 
     training = set(collect(training_files).images)
     report = {}
@@ -71,7 +73,7 @@ def evaluate(model_path: str, tasks: list[str], data_dir: str, out_dir: str, lim
         processor = load_processor(model_path)
         generate = VLLMBackend(model_path, processor)
     elif backend == "transformers":
-        model, processor = load_model(model_path)
+        model, processor = load_model(model_path, device="auto"), load_processor(model_path)
         generate = TransformersBackend(model, processor)
     else:
         raise ValueError(f"Unknown backend {backend!r}: use 'transformers' or 'vllm'.")

@@ -25,7 +25,7 @@ with the same `HF_HOME` (or copy the cache), then evaluate offline. Where each p
 
 Every metric is a function `(predictions, references) -> {"value", "per_sample", ...}` in
 `EXTRAS`; `compute_extras` runs the requested ones and adds `n` and a bootstrap `ci95` where
-per-sample scores exist. Pass predictions as scored elsewhere (`extract_answer` applied, as
+per-sample scores exist. Pass predictions as scored elsewhere (`final_answer` applied, as
 `report_metrics` does).
 
 >>> from medmo.evaluation.extras import compute_extras
@@ -39,7 +39,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .metrics import bootstrap
+from .bootstrap import bootstrap
 
 
 # extra -> (import name, class, pip requirement)

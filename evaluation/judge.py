@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from medmo.clinical.answers import extract_answer
+from medmo.boxes import final_answer
 
 
 TEMPLATE_PATH = Path(__file__).with_name("judge_prompt.txt")
@@ -33,7 +33,7 @@ class Judge:
 
     def grade(self, question: str, reference: str, prediction: str) -> float | None:
         """1.0 (CORRECT), 0.0 (INCORRECT), or None when the judge did not answer usably."""
-        prompt = self.template.format(question=question, reference=reference, prediction=extract_answer(prediction))
+        prompt = self.template.format(question=question, reference=reference, prediction=final_answer(prediction))
         body = json.dumps({"model": self.model, "temperature": 0, "messages": [{"role": "user", "content": prompt}]}).encode()
         request = urllib.request.Request(f"{self.endpoint}/chat/completions", data=body, headers={"Content-Type": "application/json"})
         key = os.environ.get(self.api_key_env)

@@ -16,65 +16,33 @@ from collections import defaultdict
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from medmo.boxes import as_array, pairwise_iou
-from medmo.clinical.answers import exact_match, extract_answer, parse_choice, parse_yes_no, token_recall
+from medmo.boxes import as_array, final_answer, pairwise_iou, xyxy_to_xywh
+from medmo.clinical.answers import answer_correct, parse_answer, token_recall
 from medmo.clinical.findings import extract_findings
+from medmo.clinical.tasks import ANSWER_KINDS, OPEN
 
-
-def bootstrap(values, resamples: int = 1000, seed: int = 0) -> tuple[float, float] | None:
-    """95% percentile bootstrap interval of the mean of per-sample `values` (None for fewer than 2)."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2 or resamples <= 0:
-        return None
-    indices = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
-    low, high = np.percentile(values[indices].mean(axis=1), [2.5, 97.5])
-    return float(low), float(high)
-
-
-def _interval(statistic, rows: int, resamples: int, seed: int = 0) -> tuple[float, float] | None:
-    """95% percentile bootstrap interval of `statistic(indices)` over resampled sample indices."""
-    if rows < 2 or resamples <= 0:
-        return None
-    rng = np.random.default_rng(seed)
-    estimates = [statistic(rng.integers(0, rows, rows)) for _ in range(resamples)]
-    low, high = np.percentile(estimates, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def _metric(values, resamples: int) -> dict:
-    values = [float(v) for v in values]
-    return {"value": float(np.mean(values)) if values else None, "n": len(values), "ci95": bootstrap(values, resamples=resamples)}
+from .bootstrap import interval, mean_with_interval
 
 
 # --------------------------------------------------------------------------- answers
 
 
-def answer_correct(record: dict) -> bool:
-    """Whether one prediction answers its question (closed, multiple choice or open)."""
-    prediction, reference, kind = record["prediction"], record["reference"], record["kind"]
-    if kind == "closed":
-        parsed = parse_yes_no(prediction)
-        return parsed is not None and parsed == parse_yes_no(reference)
-    if kind == "multiple_choice":
-        parsed = parse_choice(prediction, record.get("options"))
-        return parsed is not None and parsed == str(reference).strip().upper()
-    return exact_match(prediction, reference)
+def is_correct(record: dict) -> bool:
+    """Whether one prediction record answers its question (`answer_correct`, as the reward judges)."""
+    return answer_correct(record["prediction"], record["reference"], record["kind"], record.get("options"))
 
 
 def answer_metrics(records: list[dict], resamples: int = 1000) -> dict:
     by_kind = defaultdict(list)
     for record in records:
         by_kind[record["kind"]].append(record)
-    metrics = {"accuracy": _metric([answer_correct(r) for r in records], resamples)}
+    metrics = {"accuracy": mean_with_interval([is_correct(r) for r in records], resamples)}
     for kind, group in by_kind.items():
-        metrics[f"accuracy_{kind}"] = _metric([answer_correct(r) for r in group], resamples)
-    if by_kind.get("open"):
-        metrics["token_recall_open"] = _metric([token_recall(r["prediction"], r["reference"]) for r in by_kind["open"]], resamples)
-    metrics["answer_parse_rate"] = _metric(
-        [(parse_choice(r["prediction"], r.get("options")) if r["kind"] == "multiple_choice" else
-          parse_yes_no(r["prediction"]) if r["kind"] == "closed" else extract_answer(r["prediction"]) or None) is not None for r in records],
-        0,
-    )  # fmt: skip
+        metrics[f"accuracy_{kind}"] = mean_with_interval([is_correct(r) for r in group], resamples)
+    if by_kind.get(OPEN):
+        metrics["token_recall_open"] = mean_with_interval([token_recall(r["prediction"], r["reference"]) for r in by_kind[OPEN]], resamples)
+    parsed = [parse_answer(r["prediction"], r["kind"], r.get("options")) is not None for r in records]
+    metrics["answer_parse_rate"] = mean_with_interval(parsed, 0)
     return metrics
 
 
@@ -89,7 +57,7 @@ def _bleu_scorer(order: int):
 
 def bleu(pairs: list[tuple[str, str]], order: int) -> float:
     """Corpus BLEU-`order` (sacrebleu, 0-100)."""
-    return _bleu_scorer(order).corpus_score([extract_answer(p) for p, _ in pairs], [[r for _, r in pairs]]).score
+    return _bleu_scorer(order).corpus_score([final_answer(p) for p, _ in pairs], [[r for _, r in pairs]]).score
 
 
 def bleu_metric(pairs: list[tuple[str, str]], order: int, resamples: int) -> dict:
@@ -97,12 +65,12 @@ def bleu_metric(pairs: list[tuple[str, str]], order: int, resamples: int) -> dic
     (computed once by sacrebleu) instead of re-tokenising the corpus."""
     scorer = _bleu_scorer(order)
     # sacrebleu's own statistics extraction, so resampled scores equal corpus_score on the resample
-    stats = np.asarray(scorer._extract_corpus_statistics([extract_answer(p) for p, _ in pairs], [[r for _, r in pairs]]))
+    stats = np.asarray(scorer._extract_corpus_statistics([final_answer(p) for p, _ in pairs], [[r for _, r in pairs]]))
 
     def corpus(indices) -> float:
         return scorer._compute_score_from_stats(list(stats[indices].sum(axis=0))).score
 
-    return {"value": corpus(np.arange(len(pairs))), "n": len(pairs), "ci95": _interval(corpus, len(pairs), resamples)}
+    return {"value": corpus(np.arange(len(pairs))), "n": len(pairs), "ci95": interval(corpus, len(pairs), resamples)}
 
 
 def rouge_l_scores(pairs: list[tuple[str, str]]) -> list[float]:
@@ -110,7 +78,7 @@ def rouge_l_scores(pairs: list[tuple[str, str]]) -> list[float]:
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return [scorer.score(reference, extract_answer(prediction))["rougeL"].fmeasure for prediction, reference in pairs]
+    return [scorer.score(reference, final_answer(prediction))["rougeL"].fmeasure for prediction, reference in pairs]
 
 
 def rouge_l(prediction: str, reference: str) -> float:
@@ -126,7 +94,7 @@ def cider_d_scores(pairs: list[tuple[str, str]]) -> tuple[float, list[float]]:
         return " ".join("".join(c.lower() if c.isalnum() else " " for c in text).split())
 
     references = {i: [tokens(r)] for i, (_, r) in enumerate(pairs)}
-    hypotheses = {i: [tokens(extract_answer(p)) or "empty"] for i, (p, _) in enumerate(pairs)}
+    hypotheses = {i: [tokens(final_answer(p)) or "empty"] for i, (p, _) in enumerate(pairs)}
     value, per_sample = Cider().compute_score(references, hypotheses)
     return float(value), [float(v) for v in per_sample]
 
@@ -143,7 +111,7 @@ def meteor(pairs: list[tuple[str, str]]) -> float | None:
 
     scorer = Meteor()
     references = {i: [r.lower()] for i, (_, r) in enumerate(pairs)}
-    hypotheses = {i: [extract_answer(p).lower() or "empty"] for i, (p, _) in enumerate(pairs)}
+    hypotheses = {i: [final_answer(p).lower() or "empty"] for i, (p, _) in enumerate(pairs)}
     return float(scorer.compute_score(references, hypotheses)[0])
 
 
@@ -152,7 +120,7 @@ def finding_counts(records: list[dict]) -> tuple[list[str], np.ndarray]:
     per-record (true positive, false positive, false negative) counts, shape [records, names, 3]."""
     per_record = []
     for record in records:
-        predicted = {n for n, s in extract_findings(extract_answer(record["prediction"])).items() if s == "positive"}
+        predicted = {n for n, s in extract_findings(final_answer(record["prediction"])).items() if s == "positive"}
         truth = {n for n, s in extract_findings(record["reference"]).items() if s == "positive"}
         per_record.append((predicted, truth))
     names = sorted(set().union(*(p | t for p, t in per_record))) if per_record else []
@@ -182,23 +150,23 @@ def report_metrics(records: list[dict], resamples: int = 1000, extras=()) -> dic
     """Report-generation metrics; `extras` names optional model-based ones (`medmo.evaluation.extras`)."""
     pairs = [(r["prediction"], r["reference"]) for r in records]
     metrics = {f"bleu_{n}": bleu_metric(pairs, n, resamples) for n in (1, 2, 3, 4)}
-    metrics["rouge_l"] = _metric(rouge_l_scores(pairs), resamples)
+    metrics["rouge_l"] = mean_with_interval(rouge_l_scores(pairs), resamples)
     cider_value, cider_per_sample = cider_d_scores(pairs)
     # the interval resamples per-sample scores with the corpus idf fixed
-    metrics["cider_d"] = {**_metric(cider_per_sample, resamples), "value": cider_value}
+    metrics["cider_d"] = {**mean_with_interval(cider_per_sample, resamples), "value": cider_value}
     meteor_value = meteor(pairs)
     metrics["meteor"] = {"value": meteor_value, "n": len(pairs), "ci95": None, "note": None if meteor_value is not None else "needs Java"}
     names, counts = finding_counts(records)
     micro = lambda rows: float(_f1(*counts[rows].sum(axis=(0, 1))))  # noqa: E731
     macro = lambda rows: float(_f1(*counts[rows].sum(axis=0).T).mean()) if names else 0.0  # noqa: E731
     everything = np.arange(len(records))
-    metrics["clinical_f1_micro"] = {"value": micro(everything), "n": len(records), "ci95": _interval(micro, len(records), resamples)}
-    metrics["clinical_f1_macro"] = {"value": macro(everything), "n": len(records), "ci95": _interval(macro, len(records), resamples)}
+    metrics["clinical_f1_micro"] = {"value": micro(everything), "n": len(records), "ci95": interval(micro, len(records), resamples)}
+    metrics["clinical_f1_macro"] = {"value": macro(everything), "n": len(records), "ci95": interval(macro, len(records), resamples)}
     metrics["clinical_f1_per_finding"] = {name: float(value) for name, value in zip(names, _f1(*counts.sum(axis=0).T))}
     if extras:
         from .extras import compute_extras
 
-        metrics["extras"] = compute_extras(extras, [extract_answer(p) for p, _ in pairs], [r for _, r in pairs], resamples)
+        metrics["extras"] = compute_extras(extras, [final_answer(p) for p, _ in pairs], [r for _, r in pairs], resamples)
     return metrics
 
 
@@ -245,12 +213,11 @@ class CocoMAP:
             for box in record["reference"]:
                 x1, y1, x2, y2 = box["box"]
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": ids[box.get("label") or "finding"],
-                                    "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})  # fmt: skip
+                                    "bbox": xyxy_to_xywh(box["box"]), "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})  # fmt: skip
             for box in record.get("predicted_boxes") or []:
                 category = lowered.get(str(box.get("label") or "finding").lower())
                 if category is not None:  # a label the reference never uses cannot be a true positive of any class
-                    x1, y1, x2, y2 = box["box"]
-                    detections.append({"image_id": image_id, "category_id": category, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": 1.0})
+                    detections.append({"image_id": image_id, "category_id": category, "bbox": xyxy_to_xywh(box["box"]), "score": 1.0})
         if not detections:
             return None
         # pycocotools prints progress on stdout; the numbers go to results.json instead.
@@ -313,10 +280,10 @@ def grounding_metrics(records: list[dict], resamples: int = 1000) -> dict:
     coco = CocoMAP(records)
     per_class_ap = coco.per_class()
     return {
-        "mean_iou": _metric(ious, resamples),
-        "acc_at_50": _metric([iou >= 0.5 for iou in ious], resamples),
-        "mean_iou_per_image": _metric(per_image, resamples),
-        "map_50_95": {"value": coco.value(), "n": len(records), "ci95": _interval(coco.value, len(records), resamples)},
+        "mean_iou": mean_with_interval(ious, resamples),
+        "acc_at_50": mean_with_interval([iou >= 0.5 for iou in ious], resamples),
+        "mean_iou_per_image": mean_with_interval(per_image, resamples),
+        "map_50_95": {"value": coco.value(), "n": len(records), "ci95": interval(coco.value, len(records), resamples)},
         "per_class": {label: {"mean_iou": float(np.mean(values)), "n": len(values), "ap": per_class_ap.get(label, 0.0)}
                       for label, values in sorted(per_class.items())},  # fmt: skip
         "iou_values": ious,
@@ -328,7 +295,7 @@ def score_records(records: list[dict], resamples: int = 1000, report_extras=()) 
     `report_extras`, e.g. ["radgraph"]), grounding."""
     groups = defaultdict(list)
     for record in records:
-        groups["answers" if record["kind"] in ("closed", "open", "multiple_choice") else record["kind"]].append(record)
+        groups["answers" if record["kind"] in ANSWER_KINDS else record["kind"]].append(record)
     results = {}
     if groups.get("answers"):
         results["answers"] = answer_metrics(groups["answers"], resamples)
@@ -339,4 +306,4 @@ def score_records(records: list[dict], resamples: int = 1000, report_extras=()) 
     return results
 
 
-__all__ = ["answer_correct", "bootstrap", "clinical_f1", "coco_map", "grounding_metrics", "matched_ious", "report_metrics", "score_records"]
+__all__ = ["clinical_f1", "is_correct", "coco_map", "grounding_metrics", "matched_ious", "report_metrics", "score_records"]

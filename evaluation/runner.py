@@ -28,35 +28,6 @@ PADDING = {"processor_kwargs": {"padding": True}} if int(transformers.__version_
 MAX_NEW_TOKENS = {"closed": 16, "multiple_choice": 32, "open": 48, "report": 256, "grounding": 256}
 
 
-def load_model(path: str, device: str | None = None):
-    """A MedMO model and processor from a MedMO folder, a plain Qwen3-VL folder or a LoRA adapter
-    folder (merged into its base), in bf16 with SDPA attention on a GPU, float32 on a CPU."""
-    import medmo  # noqa: F401  (registers the MedMO classes)
-    from medmo import MedMOForConditionalGeneration
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    settings = {"dtype": torch.bfloat16, "attn_implementation": "sdpa"} if device == "cuda" else {"dtype": torch.float32}
-    folder = Path(path)
-    if (folder / "adapter_config.json").exists():
-        from peft import PeftModel
-
-        base = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
-        model = PeftModel.from_pretrained(MedMOForConditionalGeneration.from_pretrained(base, **settings), str(folder)).merge_and_unload()
-    else:
-        model = MedMOForConditionalGeneration.from_pretrained(path, **settings)
-    return model.to(device).eval(), load_processor(path)
-
-
-def load_processor(path: str):
-    """The processor of a MedMO or Qwen3-VL folder, or of a LoRA adapter's base model."""
-    from medmo import MedMOProcessor
-
-    folder = Path(path)
-    if (folder / "adapter_config.json").exists() and not (folder / "processor_config.json").exists():
-        path = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
-    return MedMOProcessor.from_pretrained(path)
-
-
 def _messages(sample: Sample) -> list[dict]:
     content = [{"type": "image", "image": image} for image in sample.images] + [{"type": "text", "text": sample.prompt}]
     return [{"role": "user", "content": content}]
@@ -189,4 +160,4 @@ def run(
     return [record for record in done.values() if record["task"] in set(tasks)], reading
 
 
-__all__ = ["MAX_NEW_TOKENS", "TransformersBackend", "VLLMBackend", "generate_batch", "load_model", "load_processor", "prediction_record", "read_predictions", "run"]
+__all__ = ["MAX_NEW_TOKENS", "TransformersBackend", "VLLMBackend", "generate_batch", "prediction_record", "read_predictions", "run"]

@@ -1,7 +1,8 @@
 """Shared fixtures and the offline guard for the whole suite.
 
-Every test runs with `HF_HUB_OFFLINE=1`, a temporary `HF_HOME`, and a socket guard that refuses
-any connection outside 127.0.0.1: no test can reach the network, even by accident.
+Every test runs with `HF_HUB_OFFLINE=1`, a temporary `HF_HOME` and `MEDMO_CACHE` (evaluation's
+image cache), and a socket guard that refuses any connection outside 127.0.0.1: no test can reach
+the network, even by accident, or write into the user's caches.
 """
 
 import importlib.util
@@ -16,6 +17,7 @@ _HF_HOME = tempfile.mkdtemp(prefix="medmo-tests-hf-home-")
 os.environ.update(
     HF_HUB_OFFLINE="1",
     HF_HOME=_HF_HOME,
+    MEDMO_CACHE=tempfile.mkdtemp(prefix="medmo-tests-cache-"),
     HF_HUB_DISABLE_TELEMETRY="1",
     TOKENIZERS_PARALLELISM="false",
     TRANSFORMERS_VERBOSITY="error",
@@ -37,7 +39,7 @@ socket.socket.connect = _loopback_only_connect
 
 # The transformers 4.57 environment (.venv-tf4) runs only the `compat` tests and has no training
 # stack (TRL, PEFT, datasets): modules that import it hold no compat tests and are not collected there.
-TRAINING_STACK_MODULES = ["test_rewards.py", "test_training*.py", "test_data*.py", "test_evaluation*.py", "test_demo*.py"]
+TRAINING_STACK_MODULES = ["test_rewards.py", "test_training*.py", "test_data*.py", "test_evaluation*.py", "test_demo*.py", "test_sources.py"]
 if importlib.util.find_spec("trl") is None:
     collect_ignore_glob = TRAINING_STACK_MODULES
 

@@ -41,6 +41,12 @@ def chat_inputs(processor, conversations, **kwargs):
     )
 
 
+def for_stock_qwen3vl(inputs) -> dict:
+    """MedMO processor outputs for a stock `Qwen3VLForConditionalGeneration`, which does not take the
+    `image_sizes` (original sizes) MedMO's processor adds."""
+    return {key: value for key, value in inputs.items() if key != "image_sizes"}
+
+
 def run_python(code: str, python: str | None = None, cwd=None, env=None, check=True) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter (no state shared with the test process)."""
     process_env = {**os.environ, **(env or {})}
@@ -78,6 +84,8 @@ processor = transformers.AutoProcessor.from_pretrained(processor_folder, trust_r
 inputs = chat_inputs(processor, user_message("Describe the findings.", [random_image(96, 64)]))
 if not transformers.__version__.startswith("5"):
     inputs.pop("mm_token_type_ids", None)
+if type(model).__name__.startswith("Qwen3VL"):  # a stock Qwen3-VL model does not take MedMO's image_sizes
+    inputs.pop("image_sizes")
 with torch.no_grad():
     logits = model(**inputs).logits
     generated = model.generate(**inputs, max_new_tokens=6, do_sample=False)

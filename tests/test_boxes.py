@@ -11,13 +11,20 @@ from hypothesis import strategies as st
 from medmo.boxes import (
     as_array,
     convert_boxes,
+    cxcywh_to_xyxy,
     decimals_for_frame,
     draw_boxes,
+    final_answer,
     format_boxes,
+    frame_size,
     pairwise_giou,
     pairwise_iou,
     pairwise_l1,
     parse_boxes,
+    polygon_to_xyxy,
+    resize_boxes,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
 )
 
 
@@ -66,6 +73,14 @@ class TestParse:
         # boxes the model considered while thinking are not its answer
         text = "<think>maybe [1, 2, 3, 4]?</think><answer>Nodule <box>[[5, 6, 7, 8]]</box></answer>"
         assert boxes_of(text) == [("Nodule", [5, 6, 7, 8])]
+
+    def test_only_the_last_answer_block_is_the_answer(self):
+        # a completion that answers twice means its last answer: boxes of earlier blocks are not read
+        text = "<answer>Nodule <box>[[1, 2, 3, 4]]</box></answer> On reflection: <answer>Mass <box>[[5, 6, 7, 8]]</box></answer>"
+        assert boxes_of(text) == [("Mass", [5, 6, 7, 8])]
+        assert final_answer(text) == "Mass <box>[[5, 6, 7, 8]]</box>"
+        # an unclosed last block runs to the end of the text
+        assert final_answer("<answer>A</answer><answer> B") == "B" and final_answer(None) == ""
 
     def test_think_block_is_ignored_without_an_answer_tag(self):
         assert boxes_of("<think>[1, 2, 3, 4]</think> Mass <box>[[5, 6, 7, 8]]</box>") == [("Mass", [5, 6, 7, 8])]
@@ -137,6 +152,22 @@ class TestFrames:
         with pytest.raises(ValueError, match="positive"):
             convert_boxes([[0, 0, 1, 1]], "grid_1000", "original_pixels", (0, 10))
 
+    def test_frame_sizes(self, tokenizer):
+        from medmo.tiny import build_processor
+
+        processor = build_processor(tokenizer, min_pixels=32 * 32, max_pixels=128 * 128)
+        assert frame_size("original_pixels", (640, 480)) == (640.0, 480.0)
+        assert frame_size("grid_1000", (640, 480)) == (1000.0, 1000.0)
+        assert frame_size("model_pixels", (640, 480), model_size=(128, 96)) == (128.0, 96.0)
+        # the resize the image processor does, computed when it is given instead of the size
+        expected = processor.model_input_size((640, 480))
+        assert frame_size("model_pixels", (640, 480), image_processor=processor.image_processor) == expected
+        assert processor.frame_size((640, 480)) == expected and processor.frame_size((640, 480), "grid_1000") == (1000.0, 1000.0)
+
+    def test_resize_scales_x_and_y_separately(self):
+        # a 200x100 image drawn at 400x400: x doubles, y quadruples
+        assert resize_boxes([[10, 10, 50, 20]], (200, 100), (400, 400)).tolist() == [[20, 40, 100, 80]]
+
     @settings(max_examples=200, deadline=None)
     @given(
         st.floats(1, 8000), st.floats(1, 8000), st.floats(1, 3000), st.floats(1, 3000),
@@ -161,6 +192,21 @@ class TestFrames:
     )
     def test_decimals_keep_one_pixel(self, frame, image_size, model_size, expected):
         assert decimals_for_frame(frame, image_size, model_size) == expected
+
+
+class TestNotations:
+    def test_xywh_both_ways(self):
+        assert xywh_to_xyxy([100.5, 200.25, 50, 60]) == [100.5, 200.25, 150.5, 260.25]
+        assert xyxy_to_xywh([100.5, 200.25, 150.5, 260.25]) == [100.5, 200.25, 50, 60]
+
+    def test_yolo_centre_boxes_and_polygons_in_pixels(self):
+        # a 200x100 image; centre (0.5, 0.5), size (0.2, 0.4) of it
+        assert cxcywh_to_xyxy([0.5, 0.5, 0.2, 0.4], (200, 100)) == pytest.approx([80, 30, 120, 70])
+        assert cxcywh_to_xyxy([5, 5, 2, 4]) == [4, 3, 6, 7]
+        # a triangle: the tightest box around its three points
+        assert polygon_to_xyxy([0.1, 0.1, 0.3, 0.1, 0.2, 0.3], (200, 100)) == pytest.approx([20, 10, 60, 30])
+        with pytest.raises(ValueError, match="3"):
+            polygon_to_xyxy([0.1, 0.1, 0.3, 0.1])
 
 
 class TestFormat:

@@ -60,9 +60,9 @@ def qwen3vl_saved_by_5x(tiny, tmp_path):
 
 
 def _reference(qwen, processor):
-    from helpers import chat_inputs, random_image, user_message
+    from helpers import chat_inputs, for_stock_qwen3vl, random_image, user_message
 
-    inputs = chat_inputs(processor, user_message("Describe the findings.", [random_image(96, 64)]))
+    inputs = for_stock_qwen3vl(chat_inputs(processor, user_message("Describe the findings.", [random_image(96, 64)])))
     with torch.no_grad():
         return qwen(**inputs).logits, qwen.generate(**inputs, max_new_tokens=6, do_sample=False)
 

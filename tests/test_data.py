@@ -13,9 +13,9 @@ from PIL import Image
 
 from medmo.cli import main as cli
 from medmo.tiny import build_processor
-from medmo.training.data.cards import CARDS_DIR, index_table, problems, read_cards, read_registry
+from medmo.sources.cards import CARDS_DIR, index_table, problems, read_cards, read_registry
 from medmo.training.data.converters import CONVERTERS, ConversionError, convert
-from medmo.training.data.leakage import check_leakage
+from medmo.sources.leakage import check_leakage
 from medmo.training.data.loading import load_mixture
 from medmo.clinical.prompts import PROMPTS, pick
 
@@ -99,7 +99,7 @@ def test_nih_boxes_fixture(tmp_path, processor):
     (raw / "test_list.txt").write_text("a.png\n")
     result = run("nih_chestxray14", raw, tmp_path / "out", processor)
     assert (result["read"], result["written"]) == (3, 1)
-    assert result["rejected_by_reason"] == {"malformed box row": 1, "image not found": 1}
+    assert result["rejected_by_reason"] == {"malformed box row": 1, "image not found or unreadable": 1}
     [row] = rows(tmp_path / "out" / "test.jsonl")
     [[nodule, mass]] = processor.post_process_grounding([answer(row)], [(1024, 1024)])
     np.testing.assert_allclose(nodule["box"], [100.5, 200.25, 150.5, 260.25], atol=1.0)
@@ -109,7 +109,7 @@ def test_nih_boxes_fixture(tmp_path, processor):
 
 
 def test_nih_boxes_on_the_real_csv(tmp_path, processor):
-    from medmo.clinical.iu_xray import torchxrayvision_reports_archive
+    from medmo.sources.iu_xray import torchxrayvision_reports_archive
 
     archive = torchxrayvision_reports_archive()
     assert archive is not None, "make setup installs torchxrayvision (--no-deps) for its data files"
@@ -208,7 +208,7 @@ def test_vqa_rad_fixture(tmp_path, processor):
     ]
     (raw / "VQA_RAD Dataset Public.json").write_text(json.dumps(records))
     result = run("vqa_rad", raw, tmp_path / "out", processor)
-    assert (result["written"], result["rejected_by_reason"]) == (2, {"image not found": 1})
+    assert (result["written"], result["rejected_by_reason"]) == (2, {"image not found or unreadable": 1})
     assert answer(rows(tmp_path / "out" / "train.jsonl")[0]) == "No" and len(rows(tmp_path / "out" / "test.jsonl")) == 1
     assert rows(tmp_path / "out" / "train.grpo.jsonl")[0]["task"] == "closed_vqa"
 
@@ -220,7 +220,9 @@ def test_slake_fixture_english_only(tmp_path, processor):
     (raw / "train.json").write_text(json.dumps([{**entry, "qid": 1, "q_lang": "en"}, {**entry, "qid": 2, "q_lang": "zh"}]))
     (raw / "test.json").write_text(json.dumps([{**entry, "qid": 3, "q_lang": "en"}]))
     result = run("slake", raw, tmp_path / "out", processor)
-    assert (result["written"], result["rejected_by_reason"]) == (2, {"language zh not selected": 1})
+    # a question in another language is not part of the selection (like a split that is not asked for)
+    assert (result["read"], result["written"], result["rejected_by_reason"]) == (2, 2, {})
+    assert [row["id"] for row in rows(tmp_path / "out" / "train.jsonl")] == ["slake-1"]
 
 
 def test_pathvqa_parquet_fixture(tmp_path, processor):
@@ -236,7 +238,7 @@ def test_pathvqa_parquet_fixture(tmp_path, processor):
     (tmp_path / "pathvqa" / "data").mkdir(parents=True)
     pq.write_table(table, tmp_path / "pathvqa" / "data" / "train-00000-of-00001.parquet")
     result = run("pathvqa", tmp_path / "pathvqa", tmp_path / "out", processor)
-    assert (result["written"], result["rejected_by_reason"]) == (1, {"unreadable image": 1})
+    assert (result["written"], result["rejected_by_reason"]) == (1, {"image not found or unreadable": 1})
 
 
 def test_pmc_vqa_fixture(tmp_path, processor):
@@ -268,7 +270,7 @@ def test_mimic_cxr_fixture(tmp_path, processor):
     (folder / "s50000001.txt").write_text(MIMIC_REPORT)
     (folder / "s50000002.txt").write_text("FINAL REPORT\n COMPARISON: None.\n")
     result = run("mimic_cxr", raw, tmp_path / "out", processor)
-    assert result["rejected_by_reason"] == {"no FINDINGS or IMPRESSION section": 1, "no frontal image": 1} and result["written"] == 1
+    assert result["rejected_by_reason"] == {"no report sections": 1, "no frontal image": 1} and result["written"] == 1
     [row] = rows(tmp_path / "out" / "train.jsonl")
     assert answer(row) == "FINDINGS: There is a small left pleural effusion. No pneumothorax. IMPRESSION: Small left effusion."
     assert row["images"][0].endswith("d2.jpg")  # the frontal view, not the lateral
@@ -284,7 +286,7 @@ def test_iu_xray_fixture(tmp_path, processor):
     (raw / "ecgen-radiology" / "2.xml").write_text(report.format(n=2, findings="Heart size normal."))
     picture(raw / "images" / "CXR1_1_IM-0001-3001.png")
     result = run("iu_xray", raw, tmp_path / "out", processor)
-    assert (result["written"], result["rejected_by_reason"]) == (1, {"image not found": 1})
+    assert (result["written"], result["rejected_by_reason"]) == (1, {"image not found or unreadable": 1})
     written = [r for split in ("train", "validation", "test") if (tmp_path / "out" / f"{split}.jsonl").exists() for r in rows(tmp_path / "out" / f"{split}.jsonl")]
     assert answer(written[0]) == "FINDINGS: The lungs are clear. IMPRESSION: No acute disease."
 
@@ -331,7 +333,7 @@ def test_generic_csv_with_boxes_and_questions(tmp_path, processor):
         writer.writerow(["img/a.png", "", "", json.dumps([{"label": "Nodule", "box": [10, 20, 600, 90]}]), "train"])
         writer.writerow(["img/missing.png", "", "", "[]", "test"])
     result = run("generic", raw, tmp_path / "out", processor, image="path", question="prompt", answer="reply", boxes="boxes", split="fold")
-    assert (result["written"], result["rejected_by_reason"]) == (1, {"box outside the image": 1, "image not found": 1})
+    assert (result["written"], result["rejected_by_reason"]) == (1, {"box outside the image": 1, "image not found or unreadable": 1})
     [[box]] = processor.post_process_grounding([answer(rows(tmp_path / "out" / "train.jsonl")[0])], [(300, 200)])
     np.testing.assert_allclose(box["box"], [10, 20, 60, 90], atol=1.0)
 
@@ -365,7 +367,7 @@ def test_strict_mode_stops_at_the_first_bad_record(tmp_path, processor):
     raw = tmp_path / "vqa_rad"
     raw.mkdir()
     (raw / "VQA_RAD Dataset Public.json").write_text(json.dumps([{"qid": 1, "image_name": "none.jpg", "question": "q", "answer": "a"}]))
-    with pytest.raises(ConversionError, match=r"\[0\]: image not found"):
+    with pytest.raises(ConversionError, match=r"\[0\] \(none.jpg\): image not found"):
         convert("vqa_rad", CONVERTERS["vqa_rad"], raw, tmp_path / "out", processor, strict=True, progress=False)
     with pytest.raises(ConversionError, match="raw data not found"):
         convert("vqa_rad", CONVERTERS["vqa_rad"], tmp_path / "nowhere", tmp_path / "out", processor, progress=False)

@@ -18,6 +18,7 @@ from PIL import Image
 from medmo.cli import main as cli
 from medmo.evaluation import TASKS, rescore, score
 from medmo.evaluation import metrics
+from medmo.evaluation.bootstrap import bootstrap
 from medmo.evaluation.judge import TEMPLATE_PATH, Judge
 from medmo.evaluation.runner import TransformersBackend, VLLMBackend, generate_batch, prediction_record, run
 from medmo.evaluation.tasks import Sample, load_task
@@ -72,10 +73,10 @@ def test_answer_accuracy_by_kind_with_shared_parsing():
 
 def test_bootstrap_interval_is_deterministic_and_brackets_the_mean():
     values = [1, 0, 1, 1, 0, 1, 1, 1, 0, 1]
-    low, high = metrics.bootstrap(values, resamples=500)
+    low, high = bootstrap(values, resamples=500)
     assert low < np.mean(values) < high
-    assert metrics.bootstrap(values, resamples=500) == (low, high)
-    assert metrics.bootstrap([1.0], resamples=500) is None
+    assert bootstrap(values, resamples=500) == (low, high)
+    assert bootstrap([1.0], resamples=500) is None
 
 
 # --------------------------------------------------------------------------- reports
@@ -308,7 +309,7 @@ def test_medmo_eval_end_to_end_then_rescore(tiny_dir, tmp_path, capsys):
     generic = results["tasks"]["generic"]
     # the row with a missing image is reported with its location, not silently dropped
     assert (generic["samples"], generic["scored"], generic["problems"]) == (3, 3, 1)
-    assert generic["problem_examples"] == [{"location": "test.jsonl:2", "reason": "image not found or unreadable: missing.png"}]
+    assert generic["problem_examples"] == [{"location": "test.jsonl:2 (missing.png)", "reason": "image not found or unreadable"}]
     assert set(generic["metrics"]) == {"answers", "report", "grounding"}
     assert {p.name for p in out.iterdir()} >= {"predictions.jsonl", "results.json", "results.md", "iou_histogram.png", "overlays"}
     assert (out / "overlays" / "generic-b1.png").exists()
@@ -473,13 +474,13 @@ def test_a_lora_adapter_folder_is_evaluated_merged_into_its_base(tiny_dir, tmp_p
     from peft import LoraConfig, get_peft_model
 
     from medmo import MedMOForConditionalGeneration
-    from medmo.evaluation.runner import load_model
+    from medmo.loading import load_model, load_processor
 
     base = MedMOForConditionalGeneration.from_pretrained(tiny_dir)
     peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False))
     peft_model.save_pretrained(tmp_path / "adapter")
     assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_dir)
-    model, processor = load_model(str(tmp_path / "adapter"), device="cpu")
+    model, processor = load_model(str(tmp_path / "adapter"), device="cpu"), load_processor(str(tmp_path / "adapter"))
     ids = torch.tensor([[1, 2, 3, 4, 5]])
     with torch.no_grad():
         expected = peft_model(input_ids=ids).logits

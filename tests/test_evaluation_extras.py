@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from medmo.evaluation import extras
-from medmo.evaluation.metrics import bootstrap
+from medmo.evaluation.bootstrap import bootstrap
 
 
 PREDICTIONS = ["no effusion", "mild edema and cardiomegaly", "small left pneumothorax"]

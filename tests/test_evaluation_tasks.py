@@ -15,7 +15,7 @@ import pytest
 from helpers import MIMIC_REPORT
 from PIL import Image
 
-from medmo.clinical.iu_xray import read_reports, split_of, torchxrayvision_reports_archive
+from medmo.sources.iu_xray import read_reports, split_of, torchxrayvision_reports_archive
 from medmo.clinical.prompts import evaluation_prompt, format_question
 from medmo.evaluation.tasks import KINDS, TASKS, Problem, Sample, load_task
 
@@ -144,7 +144,7 @@ def test_vqa_rad(tmp_path):
         ("vqa_rad-4", "open", "2", "How many lesions are seen?", None),
     ]
     assert samples[0].images == [str(root / "VQA_RAD Image Folder" / "synpic1.jpg")]
-    assert problems == [("VQA_RAD Dataset Public.json[3]", "image not found or unreadable: missing.jpg"),
+    assert problems == [("VQA_RAD Dataset Public.json[3] (missing.jpg)", "image not found or unreadable"),
                         ("VQA_RAD Dataset Public.json[5]", "missing question or answer")]  # fmt: skip
 
 
@@ -173,7 +173,7 @@ def test_slake(tmp_path):
         ("slake-11936", "closed", "No", "Is the lung healthy?"),
     ]
     assert samples[0].images == [str(root / "imgs" / "xmlab102" / "source.jpg")]
-    assert problems == [("test.json[3]", "image not found or unreadable: source.jpg"), ("test.json[4]", "missing question or answer")]
+    assert problems == [("test.json[3] (source.jpg)", "image not found or unreadable"), ("test.json[4]", "missing question or answer")]
 
 
 def test_pathvqa(tmp_path):
@@ -198,7 +198,7 @@ def test_pathvqa(tmp_path):
         ("pathvqa-test-00001-of-00002-000000", "open", "granulation tissue", "What is present?"),
     ]
     assert [Image.open(s.images[0]).size for s in samples] == [SIZE, (40, 30)]
-    assert problems == [("test-00000-of-00002.parquet[1]", "unreadable image")]
+    assert problems == [("test-00000-of-00002.parquet[1]", "image not found or unreadable")]
 
 
 def test_pmc_vqa(tmp_path):
@@ -222,7 +222,7 @@ def test_pmc_vqa(tmp_path):
     ]
     assert samples[0].prompt == format_question("What modality is shown?", ["CT", "MRI", "X-ray", "Ultrasound"])
     assert samples[0].images == [str(root / "figures" / "PMC1_F1.jpg")]
-    assert problems == [("test_2.csv:5", "missing question, options or answer label"), ("test_2.csv:6", "image not found or unreadable: PMC9_F9.jpg")]
+    assert problems == [("test_2.csv:5", "missing question, options or answer label"), ("test_2.csv:6 (PMC9_F9.jpg)", "image not found or unreadable")]
 
     # Version 1 (`test.csv`, images.zip in images/): the letter is in `Answer_label`, `Answer` holds the text.
     root = tmp_path / "v1" / "pmc_vqa"
@@ -276,7 +276,7 @@ def test_omnimedvqa(tmp_path):
     ]
     assert samples[0].kind == "multiple_choice" and samples[0].prompt == format_question("Is there glaucoma in this fundus image?", ["Yes", "No, it's normal."])
     assert samples[0].images == [str(root / "Images" / "ACRIMA" / "Im553_g_ACRIMA.png")]
-    assert problems == [("ACRIMA.json[2]", "missing question, or the answer is not among the options"), ("Chest CT Scan.json[1]", "image not found or unreadable: gone.png")]
+    assert problems == [("ACRIMA.json[2]", "missing question, or the answer is not among the options"), ("Chest CT Scan.json[1] (gone.png)", "image not found or unreadable")]
 
 
 MM_QUESTION = "Which artery labeled in Figure A provides the predominant blood supply to the spinal cord?"
@@ -307,8 +307,8 @@ def test_medxpertqa_mm(tmp_path):
     assert samples[0].prompt == format_question(MM_QUESTION, list(options.values()))  # the choices are listed once, not twice
     assert samples[1].prompt.startswith("Compare the two films.\nA. C\n")
     assert samples[1].images == [str(root / "images" / "MM-2003-a.jpeg"), str(root / "images" / "MM-2003-b.jpeg")]
-    assert problems == [("MM/test.jsonl:3", "image not found or unreadable: MM-2004-a.jpeg"), ("MM/test.jsonl:4", "malformed record"),
-                        ("MM/test.jsonl:5", "malformed record")]  # fmt: skip
+    assert problems == [("MM/test.jsonl:3 (MM-2004-a.jpeg)", "image not found or unreadable"), ("MM/test.jsonl:4", "answer is not an option"),
+                        ("MM/test.jsonl:5", "invalid JSON")]  # fmt: skip
 
 
 def test_medxpertqa_text(tmp_path):
@@ -348,9 +348,9 @@ def test_mmlu_med(tmp_path):
     ]
     assert samples[1].prompt == format_question("Which bone is\nthe longest?", ["Femur", "Tibia", "Humerus", "Radius"])
     assert problems == [
-        ("anatomy_test.csv:4", "malformed row"),  # the quoted question spans lines 2-3
-        ("anatomy_test.csv:5", "malformed row"),
-        ("anatomy_test.csv:6", "malformed row"),
+        ("test/anatomy_test.csv:4", "answer is not an option"),  # the quoted question spans lines 2-3
+        ("test/anatomy_test.csv:5", "answer is not an option"),
+        ("test/anatomy_test.csv:6", "malformed record"),  # five fields
         ("test/college_biology_test.csv", "subject file missing"),
         ("test/college_medicine_test.csv", "subject file missing"),
         ("test/medical_genetics_test.csv", "subject file missing"),
@@ -404,7 +404,8 @@ def test_medmcqa(tmp_path):
     samples, problems = load("medmcqa", tmp_path)
     assert [(s.id, s.kind, s.reference) for s in samples] == [("medmcqa-4e1715fe-0bc3-494e-b6eb-2d4617245aef", "multiple_choice", "A"), ("medmcqa-q2", "multiple_choice", "D")]
     assert samples[0].options == ["Leukemoid reaction", "Leukopenia", "Myeloid metaplasia", "Neutrophilia"]
-    assert problems == [("dev.json:3", "cop is not 1-4"), ("dev.json:4", "cop is not 1-4"), ("dev.json:5", "malformed record")]
+    withheld = "no answer (withheld or out of range)"
+    assert problems == [("dev.json:3", withheld), ("dev.json:4", withheld), ("dev.json:5", "invalid JSON")]
 
 
 MEDQA_RECORD = {
@@ -423,7 +424,7 @@ def test_medqa(tmp_path):
     assert [(s.id, s.kind, s.reference, s.options) for s in samples] == [
         ("medqa-1", "multiple_choice", "E", ["Ampicillin", "Ceftriaxone", "Ciprofloxacin", "Doxycycline", "Nitrofurantoin"])]
     assert samples[0].prompt == format_question(MEDQA_RECORD["question"], samples[0].options)
-    assert problems == [("test.jsonl:2", "malformed record"), ("test.jsonl:3", "malformed record")]
+    assert problems == [("US/test.jsonl:2", "answer is not an option"), ("US/test.jsonl:3", "invalid JSON")]
 
     four = {**MEDQA_RECORD, "options": {"A": "Ampicillin", "B": "Ceftriaxone", "C": "Doxycycline", "D": "Nitrofurantoin"}, "answer_idx": "D"}
     write_lines(tmp_path / "flat" / "medqa" / "test.jsonl", [four])  # the test file at the root, no US/ folder
@@ -479,7 +480,7 @@ def test_sgpqa(tmp_path):
     samples, problems = load("sgpqa", tmp_path)
     assert [(s.id, s.kind, s.reference, len(s.options)) for s in samples] == [("sgpqa-0dcd8b1a", "multiple_choice", "J", 10), ("sgpqa-m3", "multiple_choice", "B", 4)]
     assert samples[0].prompt == format_question(record["question"], record["options"])
-    assert problems == [("SuperGPQA-all.jsonl:3", "invalid JSON"), ("SuperGPQA-all.jsonl:4", "missing question, options or answer letter")]
+    assert problems == [("SuperGPQA-all.jsonl:3", "invalid JSON"), ("SuperGPQA-all.jsonl:4", "answer is not an option")]
 
 
 # --------------------------------------------------------------------------- reports
@@ -512,8 +513,8 @@ def test_mimic_cxr(tmp_path):
     assert samples[1].reference.endswith("IMPRESSION: No change.") and samples[0].prompt == evaluation_prompt("report")
     assert problems == [
         ("files/p10/p10000032/s50000003.txt", "no frontal image"),
-        ("files/p10/p10000033/s50000004.txt", "no report FINDINGS / IMPRESSION"),
-        ("files/p10/p10000033/s50000006/d9.jpg", "image not found or unreadable: d9.jpg"),
+        ("files/p10/p10000033/s50000004.txt", "no report sections"),
+        ("files/p10/p10000033/s50000006.txt (files/p10/p10000033/s50000006/d9.jpg)", "image not found or unreadable"),
     ]
 
 
@@ -544,7 +545,7 @@ def test_chexpert_plus(tmp_path):
     assert samples[0].images == [str(root / "PNG" / "valid" / "patient64541" / "study1" / "view1_frontal.png")]
     assert samples[1].images == [str(root / "valid" / "patient64542" / "study1" / "view1_frontal.jpg")]
     assert problems == [("df_chexpert_plus_240401.csv:8", "no report sections"),
-                        ("df_chexpert_plus_240401.csv:9", "image not found or unreadable: view1_frontal.jpg")]  # fmt: skip
+                        ("df_chexpert_plus_240401.csv:9 (view1_frontal.jpg)", "image not found or unreadable")]  # fmt: skip
 
 
 IU_REPORT = """<?xml version="1.0" encoding="utf-8"?><eCitation><meta type="rr"/><uId id="CXR{n}"/><MedlineCitation><Article><Abstract>
@@ -575,7 +576,7 @@ def test_iu_xray(tmp_path):
         ("iu_xray-CXR36", "report", "FINDINGS: The lungs are clear. IMPRESSION: No acute disease.", "CXR36_1_IM-1000-2001.png"),
         ("iu_xray-CXR51", "report", "IMPRESSION: Stable chest.", "CXR51_1_IM-4000-1001.png"),
     ]
-    assert problems == [("ecgen-radiology/CXR42", "image not found"), ("ecgen-radiology/CXR45", "no report sections")]
+    assert problems == [("ecgen-radiology/CXR42 (images/CXR42_1_IM-2000-1001.png)", "image not found or unreadable"), ("ecgen-radiology/CXR45", "no report sections")]
 
 
 def test_iu_xray_on_the_real_report_archive(tmp_path):
@@ -591,7 +592,7 @@ def test_iu_xray_on_the_real_report_archive(tmp_path):
                 (root / "images" / f"{name}.png").write_bytes(stand_in)
     samples, problems = load("iu_xray", tmp_path)
     assert (len(samples), len(problems)) == (365, 15)  # the 380 reports of the test split
-    assert sorted({reason for _, reason in problems}) == ["image not found", "no report sections"]
+    assert sorted({reason for _, reason in problems}) == ["image not found or unreadable", "no report sections"]
     assert [reason for _, reason in problems].count("no report sections") == 2  # the rest have no image in their XML
 
 
@@ -613,7 +614,7 @@ def test_nih_chestxray14(tmp_path):
         ("nih-00000002_000", "grounding", [{"label": "Effusion", "box": [10.0, 20.0, 40.0, 60.0]}], [1024, 1024]),
     ]  # fmt: skip
     assert samples[1].images == [str(root / "images" / "images_002" / "images" / "00000002_000.png")] and samples[0].prompt == evaluation_prompt("grounding")
-    assert problems == [("BBox_List_2017.csv:5", "image not found: 00000003_000.png"), ("BBox_List_2017.csv:6", "malformed box row")]
+    assert problems == [("BBox_List_2017.csv:5 (00000003_000.png)", "image not found or unreadable"), ("BBox_List_2017.csv:6", "malformed box row")]
 
 
 def test_nih_chestxray14_on_the_real_box_list(tmp_path):
@@ -666,7 +667,7 @@ def test_deeplesion(tmp_path):
     windowed = np.asarray(Image.open(sample.images[0]).convert("L"))
     assert windowed.shape == (SIZE[1], SIZE[0]) and set(np.unique(windowed[:, :10])) == {0}
     assert set(np.unique(windowed[:, 10:])) == {128}  # 50 HU in the [-175, 275] window: (50 - 49.5) / 449 + 0.5 of 255
-    assert problems == [("DL_info.csv:5", "slice image not found"), ("DL_info.csv:6", "malformed row")]
+    assert problems == [("DL_info.csv:5 (Images_png/000003_01_01/030.png)", "image not found or unreadable"), ("DL_info.csv:6", "malformed row")]
 
 
 def test_yolo_detection(tmp_path):
@@ -682,12 +683,14 @@ def test_yolo_detection(tmp_path):
     (root / "labels" / "test" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.5 oops\n")
     (root / "labels" / "test" / "d.txt").write_text("0 0.1 0.1 0.3 0.1 0.3 0.3 0.1 0.3\n")  # a segment (polygon) line
     samples, problems = load("yolo_detection", tmp_path)
-    assert [(s.id, s.kind, s.image_size) for s in samples] == [("yolo-a", "grounding", [200, 100]), ("yolo-b", "grounding", [200, 100])]
+    assert [(s.id, s.kind, s.image_size) for s in samples] == [("yolo-a", "grounding", [200, 100]), ("yolo-b", "grounding", [200, 100]),
+                                                                ("yolo-d", "grounding", [200, 100])]  # fmt: skip
     assert [box["label"] for box in samples[0].reference] == ["Str_pne", "bacteria"] and samples[1].reference == []
     np.testing.assert_allclose([box["box"] for box in samples[0].reference], [[80, 30, 120, 70], [10, 5, 30, 15]])
     assert samples[0].prompt == evaluation_prompt("microscopy")
-    assert problems == [("labels/test/c.txt:2", "malformed label line"), ("labels/test/d.txt:1", "malformed label line"),
-                        ("images/test/notes.txt", "unreadable image")]  # fmt: skip
+    # a segment line is read as the tightest box around its polygon, as Ultralytics trains detectors on it
+    assert samples[2].reference == [{"label": "bacteria", "box": pytest.approx([20, 10, 60, 30])}]
+    assert problems == [("labels/test/c.txt:2", "malformed label line"), ("images/test/notes.txt", "image not found or unreadable")]
 
     picture(tmp_path / "val_only" / "bacteria" / "images" / "val" / "x.png")  # no test split, no data.yaml: val, class ids as labels
     write_lines(tmp_path / "val_only" / "bacteria" / "labels" / "val" / "x.txt", ["0 0.5 0.5 1 1"])
@@ -713,7 +716,7 @@ def test_medsg(tmp_path):
     assert (sample.id, sample.kind, sample.prompt, sample.image_size) == ("medsg-Registered_Diff-0", "grounding", question, [256, 192])
     assert sample.reference == [{"label": "difference", "box": [87, 140, 103, 162]}]
     assert sample.images == [str(root / "images" / "0-1.png"), str(root / "images" / "0-2.png")]
-    assert problems == [("test.jsonl:2", "image not found or unreadable: gone.png")]
+    assert problems == [("test.jsonl:2 (images/gone.png)", "image not found or unreadable")]
 
 
 # --------------------------------------------------------------------------- your data, and the phantom
@@ -751,8 +754,8 @@ def test_generic(tmp_path):
     ]
     assert (samples[0].image_size, samples[0].prompt, samples[1].prompt) == (list(SIZE), evaluation_prompt("grounding"), evaluation_prompt("report"))
     assert samples[-1].images == [] and samples[0].images == [str(root / "img" / "a.png")]
-    assert problems == [("test.jsonl:7", needs), ("test.jsonl:8", "invalid JSON"), ("test.jsonl:9", "invalid JSON"),
-                        ("test.jsonl:11", "image not found or unreadable: missing.png"), ("test.jsonl:12", needs),
+    assert problems == [("test.jsonl:7", "answer is not an option"), ("test.jsonl:8", "invalid JSON"), ("test.jsonl:9", "invalid JSON"),
+                        ("test.jsonl:11 (img/missing.png)", "image not found or unreadable"), ("test.jsonl:12", needs),
                         ("test.jsonl:13", 'boxes must be [{"label", "box": [x1, y1, x2, y2]}]')]  # fmt: skip
 
 
@@ -768,7 +771,7 @@ def test_phantom(tmp_path):
     with open(root / "heldout.jsonl", "a") as file:
         file.write("{broken\n")
     samples, problems = load("phantom", tmp_path)
-    assert len(samples) == 3 * 6 and problems == [("heldout.jsonl:2", "image not found or unreadable: phantom-heldout-00001.png"), ("heldout.jsonl:5", "malformed record")]
+    assert len(samples) == 3 * 6 and problems == [("heldout.jsonl:2 (phantom-heldout-00001.png)", "image not found or unreadable"), ("heldout.jsonl:5", "malformed record")]
     for record, group in zip([records[0], records[2], records[3]], [samples[i : i + 6] for i in range(0, 18, 6)]):
         boxes, report, *questions = group
         assert (boxes.id, boxes.kind, boxes.reference, boxes.image_size) == (f"{record['id']}-boxes", "grounding", record["boxes"], [64, 64])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medmo.clinical.findings import FindingsExtractor, extract_findings, load_lexicon, normalize_label
-from medmo.clinical.iu_xray import extractor_half, read_reports, split_of, torchxrayvision_reports_archive
+from medmo.sources.iu_xray import extractor_half, read_reports, split_of, torchxrayvision_reports_archive
 
 
 DATA = Path(__file__).parent / "data"

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import chat_inputs, random_image, user_message
+from helpers import chat_inputs, for_stock_qwen3vl, random_image, user_message
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLModel
 
 from medmo import MedMOForConditionalGeneration, MedMOModel, MedMOPreTrainedModel
@@ -28,7 +28,7 @@ def pair(tiny):
 
 def assert_same_logits(medmo_model, qwen_model, inputs):
     with torch.no_grad():
-        expected = qwen_model(**inputs).logits
+        expected = qwen_model(**for_stock_qwen3vl(inputs)).logits
         actual = medmo_model(**inputs).logits
     assert torch.equal(actual, expected)
     return actual
@@ -99,7 +99,7 @@ def test_generate_with_kv_cache_is_identical(pair):
     inputs = chat_inputs(processor, user_message("Locate the lesion.", [random_image(80, 64, seed=6)]))
     settings = dict(max_new_tokens=8, do_sample=False, use_cache=True, output_scores=True, return_dict_in_generate=True)
     with torch.no_grad():
-        expected = twin.generate(**inputs, **settings)
+        expected = twin.generate(**for_stock_qwen3vl(inputs), **settings)
         actual = model.generate(**inputs, **settings)
         uncached = model.generate(**inputs, max_new_tokens=8, do_sample=False, use_cache=False)
     assert torch.equal(actual.sequences, expected.sequences)

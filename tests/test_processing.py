@@ -82,3 +82,23 @@ def test_saved_processor_writes_the_chat_template_file(tiny_dir):
     assert (tiny_dir / "chat_template.jinja").read_text(encoding="utf-8") == (REPO_ROOT / "chat_template.jinja").read_text(
         encoding="utf-8"
     )
+
+
+@pytest.mark.compat
+def test_the_processor_returns_each_images_original_size(tiny):
+    import numpy as np
+    from pydicom.data import get_testdata_file
+
+    _, processor = tiny
+    placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
+    inputs = processor(text=[f"{placeholder}A", f"{placeholder}B"], images=[random_image(96, 64), get_testdata_file("CT_small.dcm")],
+                       return_tensors="pt", padding=True)  # fmt: skip
+    assert inputs["image_sizes"].tolist() == [[96, 64], [128, 128]]  # a DICOM's size, read once, by the processor
+    plain = processor(text=[f"{placeholder}A"], images=[random_image(40, 30)])  # no tensors asked: what image_grid_thw is
+    assert type(plain["image_sizes"]) is type(plain["image_grid_thw"]) and np.asarray(plain["image_sizes"]).tolist() == [[40, 30]]
+    chat = chat_inputs(processor, user_message("Find the lesion.", [random_image(300, 200)]))
+    assert chat["image_sizes"].tolist() == [[300, 200]]
+    # post_process_grounding takes them as they come, to map the model's boxes to original pixels
+    text = processor.format_boxes([{"label": "lesion", "box": [30, 20, 150, 100]}], (300, 200))
+    [[box]] = processor.post_process_grounding([text], chat["image_sizes"])
+    np.testing.assert_allclose(box["box"], [30, 20, 150, 100], atol=1.0)

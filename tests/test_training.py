@@ -10,9 +10,10 @@ from training_helpers import RECIPES, make_workspace, recipe_args
 from trl import GRPOConfig, ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
 from medmo.training import grpo, sft
-from medmo.training.arguments import MedMOArguments
+from medmo.training.arguments import MedMOArguments, RewardArguments
 from medmo.training.data.loading import DataError, load_mixture
-from medmo.training.modules import LORA_PRESETS, load_model, load_processor
+from medmo.loading import load_model, load_processor
+from medmo.training.modules import LORA_PRESETS
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +22,18 @@ def workspace(tmp_path_factory):
 
 
 def parse(recipe_path):
-    config_class = GRPOConfig if "grpo" in recipe_path.name else SFTConfig
-    parser = TrlParser((MedMOArguments, config_class, ModelConfig))
-    return parser.parse_args_and_config(args=["--config", str(recipe_path), "--bf16", "false"])
+    """(MedMO fields, TRL config, model config, reward fields or None) of a recipe, as its script parses it."""
+    arguments = ["--config", str(recipe_path), "--bf16", "false"]
+    if "grpo" in recipe_path.name:
+        parser = TrlParser((MedMOArguments, RewardArguments, GRPOConfig, ModelConfig))
+        medmo_args, reward_args, training_args, model_args = parser.parse_args_and_config(args=arguments)
+        return medmo_args, training_args, model_args, reward_args
+    return (*TrlParser((MedMOArguments, SFTConfig, ModelConfig)).parse_args_and_config(args=arguments), None)
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_recipe_parses(recipe):
-    medmo_args, training_args, model_args = parse(recipe)
+    medmo_args, training_args, model_args, _ = parse(recipe)
     assert medmo_args.datasets and training_args.output_dir and model_args.model_name_or_path
     if "grpo" not in recipe.name:
         assert training_args.assistant_only_loss, "SFT recipes train on the assistant's tokens only"
@@ -39,16 +44,16 @@ def test_published_recipe_values(size):
     # MEDMO.md's recipe table: stage -> (LR, image side, batch, accumulation)
     expected = {"stage1_sft": (1e-5, 768, 10, 2), "stage2_grounding": (8e-6, 1280, 2, 8), "stage3_instruct": (5e-6, 1280, 10, 2)}
     for stage, (lr, side, batch, accumulation) in expected.items():
-        medmo_args, training_args, _ = parse(RECIPES / size / f"{stage}.yaml")
+        medmo_args, training_args, _, _ = parse(RECIPES / size / f"{stage}.yaml")
         assert training_args.learning_rate == lr and medmo_args.max_pixels == side * side
         assert (training_args.per_device_train_batch_size, training_args.gradient_accumulation_steps) == (batch, accumulation)
         assert training_args.lr_scheduler_type == "cosine" and training_args.warmup_steps == 0.05 and training_args.max_grad_norm == 1.0
-    medmo_args, training_args, _ = parse(RECIPES / size / "stage4_grpo.yaml")
+    _, training_args, _, reward_args = parse(RECIPES / size / "stage4_grpo.yaml")
     assert training_args.learning_rate == 1e-5 and training_args.num_generations == 8
     assert (training_args.epsilon, training_args.epsilon_high) == (0.15, 0.25)
     assert training_args.mask_truncated_completions and training_args.beta > 0 and training_args.loss_type == "dapo"
     assert training_args.max_completion_length == 1024 and training_args.use_vllm and training_args.vllm_mode == "colocate"
-    assert "box" in medmo_args.reward_funcs and len(training_args.reward_weights) == len(medmo_args.reward_funcs)
+    assert "box" in reward_args.reward_funcs and len(training_args.reward_weights) == len(reward_args.reward_funcs)
 
 
 def test_sft_writes_a_complete_loadable_repository(workspace, tmp_path):
@@ -162,6 +167,12 @@ def test_grpo_runs_from_its_recipe(workspace):
     steps = [entry for entry in trainer.state.log_history if "rewards/box_reward/mean" in entry]
     assert len(steps) == 2
     assert (workspace / "grpo-run" / "model.safetensors").is_file() and "GRPO" in (workspace / "grpo-run" / "README.md").read_text()
+
+
+def test_sft_takes_no_reward_fields(workspace):
+    # the reward fields belong to GRPO recipes; an SFT run naming them is a mistake, not a no-op
+    with pytest.raises(ValueError, match="reward_funcs"):
+        sft.main(recipe_args("stage1_reports", workspace, "x", "--reward_funcs", "box"))
 
 
 def test_grpo_needs_rewards(workspace, tmp_path):

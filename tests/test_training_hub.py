@@ -10,7 +10,7 @@ from helpers import chat_inputs, random_image, run_python, user_message
 from hub_server import LocalHub
 from training_helpers import make_workspace, recipe_args
 
-from medmo.training.modules import load_model, load_processor
+from medmo.loading import load_model, load_processor
 
 
 TOKEN = "hf_" + "Secr3tT0ken" * 4  # looks like a real token; must never be printed or written
@@ -94,7 +94,7 @@ def test_push_adapter_and_load_it_onto_the_base(workspace, tmp_path):
             from peft import PeftModel
             from safetensors.torch import save_file
             from helpers import chat_inputs, random_image, user_message
-            from medmo.training.modules import load_model, load_processor
+            from medmo.loading import load_model, load_processor
             model = PeftModel.from_pretrained(load_model({str(workspace / "base")!r}), "medmo-org/tiny-lora").eval()
             inputs = chat_inputs(load_processor({str(workspace / "base")!r}), user_message("Describe the findings.", [random_image(96, 64)]))
             with torch.no_grad():

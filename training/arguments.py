@@ -1,5 +1,6 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
-"""MedMO's recipe fields beside TRL's configs: data, image resolution, freezing, LoRA, the card.
+"""MedMO's recipe fields beside TRL's configs: data, image resolution, freezing, LoRA, the card
+(`MedMOArguments`, every script), and the GRPO rewards (`RewardArguments`, `grpo.py` only).
 
 A recipe YAML mixes these keys with `SFTConfig` / `GRPOConfig` and `ModelConfig` keys; `TrlParser`
 splits them. See `training/README.md` for every key with its meaning.
@@ -34,21 +35,35 @@ class MedMOArguments:
         default=None, metadata={"help": "LoRA targets: 'language' or 'language_vision' (sets use_peft)."}
     )
     merge_adapter: bool = field(default=False, metadata={"help": "After LoRA training, also save the merged model in <output_dir>/merged."})
-    reward_funcs: list[str] | None = field(default=None, metadata={"help": "GRPO rewards by registry name or import path."})
-    reward_kwargs: str | None = field(default=None, metadata={"help": "Parameters of parameterised rewards, by name."})
     base_model_id: str | None = field(default=None, metadata={"help": "Hub id of the base model, for the card."})
     card_notes: str | None = field(default=None, metadata={"help": "Extra text for the model card."})
 
     def __post_init__(self):
-        for name in ("datasets", "eval_datasets", "reward_kwargs"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                try:
-                    setattr(self, name, json.loads(value))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"--{name} must be JSON on the command line ({error}): {value!r}") from None
+        _parse_json(self, "datasets", "eval_datasets")
         if self.lora_preset is not None and self.lora_preset not in ("language", "language_vision"):
             raise ValueError(f"lora_preset must be 'language' or 'language_vision', got {self.lora_preset!r}.")
 
 
-__all__ = ["MedMOArguments"]
+@dataclass
+class RewardArguments:
+    """The GRPO recipe's rewards (TRL's `GRPOConfig` holds their `reward_weights`)."""
+
+    reward_funcs: list[str] | None = field(default=None, metadata={"help": "GRPO rewards by registry name or import path."})
+    reward_kwargs: str | None = field(default=None, metadata={"help": "Parameters of parameterised rewards, by name."})
+
+    def __post_init__(self):
+        _parse_json(self, "reward_kwargs")
+
+
+def _parse_json(arguments, *names: str) -> None:
+    """Fields typed `str` for the command line, where lists and mappings are given as JSON."""
+    for name in names:
+        value = getattr(arguments, name)
+        if isinstance(value, str):
+            try:
+                setattr(arguments, name, json.loads(value))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"--{name} must be JSON on the command line ({error}): {value!r}") from None
+
+
+__all__ = ["MedMOArguments", "RewardArguments"]

@@ -1,13 +1,20 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
-"""What the SFT and GRPO scripts share: model and processor set-up, data, and finishing a run."""
+"""What the SFT and GRPO scripts share: model and processor set-up, data, and the end of a run
+(the repository folder and the push, as trainer callbacks)."""
 
+import copy
 import logging
 import sys
 from pathlib import Path
 
+from transformers import TrainerCallback
+
+from medmo.checkpoint import save_medmo_folder
+from medmo.loading import load_model, load_processor
+
 from .data.loading import load_mixture, write_report
-from .hub import push_folder, recipe_from_argv, run_card, write_run_folder
-from .modules import freeze, load_model, load_processor, lora_config, merge_adapter
+from .hub import HubPushCallback, recipe_from_argv, run_card
+from .modules import freeze, lora_config, merge_adapter
 
 
 logger = logging.getLogger("medmo.training")
@@ -44,35 +51,52 @@ def data(medmo_args, kind: str, seed: int):
     return train, evaluation, reports
 
 
-def finish(trainer, processor, medmo_args, model_args, training_args, reports, stage: str, argv: list[str], push: bool) -> Path:
-    """Save the complete repository folder (and the merged model for LoRA runs), then push if asked."""
-    output_dir = Path(training_args.output_dir)
-    trainer.save_model(str(output_dir))
-    if not trainer.is_world_process_zero():
-        return output_dir
-    adapter = medmo_args.lora_preset is not None or getattr(model_args, "use_peft", False)
-    metrics = {
-        key: value
-        for entry in trainer.state.log_history
-        for key, value in entry.items()
-        if key in REPORTED_METRICS or key.startswith(("eval_", "rewards/")) and key.endswith(("mean", "_loss")) or key.startswith("eval_")
-    }
-    card = run_card(stage, model_args.model_name_or_path, medmo_args, recipe_from_argv(argv), metrics, adapter=adapter)
-    write_run_folder(trainer, processor, output_dir, card)
-    write_report(reports, output_dir)
-    if adapter and medmo_args.merge_adapter:
-        merged = merge_adapter(trainer.model)
-        merged.save_pretrained(output_dir / "merged")
-        write_run_folder(trainer, processor, output_dir / "merged", run_card(stage, model_args.model_name_or_path, medmo_args, recipe_from_argv(argv), metrics))
-    if push:
-        url = push_folder(output_dir, training_args.hub_model_id or output_dir.name, training_args.hub_token, training_args.hub_private_repo)
-        logger.info("pushed to %s", url)
-    return output_dir
+def trainer_arguments(training_args):
+    """The arguments the trainer runs with: the recipe's, less the trainer's own push (it would
+    upload checkpoints and a card of its own); `HubPushCallback` pushes the finished folder instead.
+    The recipe's arguments themselves are left as parsed."""
+    arguments = copy.copy(training_args)
+    arguments.push_to_hub = False
+    return arguments
 
 
-def take_over_push(training_args) -> bool:
-    """Whether to push at the end. The trainer itself must not push: it would write its own card
-    and upload checkpoints; `finish` pushes the finished folder instead."""
-    push = bool(training_args.push_to_hub)
-    training_args.push_to_hub = False
-    return push
+class RunFolderCallback(TrainerCallback):
+    """When training ends: the complete MedMO repository folder in `output_dir` (weights or adapter,
+    code, processor, model card, `data_report.json`) and, for LoRA runs with `merge_adapter`, the
+    merged model in `<output_dir>/merged`. Holds the trainer, whose `save_model` gathers the weights
+    on every process; the rest is written by the main process."""
+
+    def __init__(self, trainer, processor, medmo_args, model_args, reports, stage: str, argv: list[str]):
+        self.trainer, self.processor, self.reports, self.stage, self.argv = trainer, processor, reports, stage, argv
+        self.medmo_args, self.model_args = medmo_args, model_args
+
+    def on_train_end(self, args, state, control, **kwargs):
+        trainer, medmo_args, model_args = self.trainer, self.medmo_args, self.model_args
+        output_dir = Path(args.output_dir)
+        trainer.save_model(str(output_dir))
+        if not state.is_world_process_zero:
+            return
+        adapter = medmo_args.lora_preset is not None or getattr(model_args, "use_peft", False)
+        metrics = {
+            key: value
+            for entry in state.log_history
+            for key, value in entry.items()
+            if key in REPORTED_METRICS or key.startswith(("eval_", "rewards/")) and key.endswith(("mean", "_loss")) or key.startswith("eval_")
+        }
+        recipe = recipe_from_argv(self.argv)
+        base = model_args.model_name_or_path
+        save_medmo_folder(None, self.processor, output_dir, run_card(self.stage, base, medmo_args, recipe, metrics, adapter=adapter))
+        write_report(self.reports, output_dir)
+        if adapter and medmo_args.merge_adapter:
+            merged = merge_adapter(trainer.model)
+            save_medmo_folder(merged, self.processor, output_dir / "merged", run_card(self.stage, base, medmo_args, recipe, metrics))
+
+
+def add_run_end(trainer, processor, medmo_args, model_args, training_args, reports, stage: str, argv: list[str]) -> None:
+    """The callbacks that end a run: write the folder, then push it when the recipe asks to
+    (`push_to_hub`, `hub_model_id`, `hub_token`, `hub_private_repo`)."""
+    trainer.add_callback(RunFolderCallback(trainer, processor, medmo_args, model_args, reports, stage, argv))
+    if training_args.push_to_hub:
+        output_dir = Path(training_args.output_dir)
+        trainer.add_callback(HubPushCallback(output_dir, training_args.hub_model_id or output_dir.name, training_args.hub_token,
+                                             training_args.hub_private_repo))  # fmt: skip

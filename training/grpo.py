@@ -13,43 +13,47 @@ and `pip install vllm`; without it generation uses transformers.
 
 import sys
 
-from trl import GRPOConfig, GRPOTrainer, ModelConfig, TrlParser
+from medmo.dependencies import missing_extra
 
-from .arguments import MedMOArguments
-from .common import data, finish, model_and_processor, setup_logging, take_over_push
-from .rewards import get_reward_funcs
+from .arguments import MedMOArguments, RewardArguments
+
+
+try:
+    from trl import GRPOConfig, GRPOTrainer, ModelConfig, TrlParser
+
+    from .common import add_run_end, data, model_and_processor, setup_logging, trainer_arguments
+    from .rewards import get_reward_funcs
+except ImportError as error:  # the training stack is an extra: say which
+    raise missing_extra("train", "python -m medmo.training.grpo", error) from error
 
 
 def main(argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = TrlParser((MedMOArguments, GRPOConfig, ModelConfig))
-    medmo_args, training_args, model_args = parser.parse_args_and_config(args=argv)
+    parser = TrlParser((MedMOArguments, RewardArguments, GRPOConfig, ModelConfig))
+    medmo_args, reward_args, training_args, model_args = parser.parse_args_and_config(args=argv)
     setup_logging(training_args)
-    if not medmo_args.reward_funcs:
+    if not reward_args.reward_funcs:
         raise ValueError("The GRPO recipe names no rewards: set `reward_funcs: [box, format, ...]`.")
 
     # ------------------------------------------------------------------ model and rewards
     model, processor, peft_config = model_and_processor(medmo_args, model_args, training_args)
-    reward_funcs = get_reward_funcs(medmo_args.reward_funcs, medmo_args.reward_kwargs)
+    reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_args.reward_kwargs)
 
     # ------------------------------------------------------------------ data
     train, evaluation, reports = data(medmo_args, "grpo", training_args.seed)
 
-    # ------------------------------------------------------------------ training
-    push = take_over_push(training_args)
+    # ------------------------------------------------------------------ training, then save and push
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
-        args=training_args,
+        args=trainer_arguments(training_args),
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=processor,
         peft_config=peft_config,
     )
+    add_run_end(trainer, processor, medmo_args, model_args, training_args, reports, "GRPO", argv)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-
-    # ------------------------------------------------------------------ save and push
-    finish(trainer, processor, medmo_args, model_args, training_args, reports, "GRPO", argv, push)
     return trainer
 
 

@@ -1,9 +1,10 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
-"""The end of a run: a complete MedMO repository folder with a model card, and the push to the Hub.
+"""The Hub side of a run: its model card, and the push of the finished folder.
 
-Pushing goes through `huggingface_hub` (any `HF_ENDPOINT`), after the card is written, so the Hub
-gets exactly the folder that was saved. The token is read from the arguments or the environment
-and never reaches a log, a card or an error message.
+`HubPushCallback` pushes at the end of training, after `RunFolderCallback`
+(`medmo.training.common`) has written the complete folder, so the Hub gets exactly the folder that
+was saved. Pushing goes through `huggingface_hub` (any `HF_ENDPOINT`). The token is read from the
+arguments or the environment and never reaches a log, a card or an error message.
 """
 
 import logging
@@ -11,8 +12,8 @@ import os
 from pathlib import Path
 
 import yaml
+from transformers import TrainerCallback
 
-from medmo.checkpoint import REMOTE_CODE_FILES, copy_code_files, fix_tokenizer_config_for_4x
 from medmo.model_card import CardFacts, read_card_metadata, render_card
 
 
@@ -67,17 +68,6 @@ def run_card(
     return render_card(facts)
 
 
-def write_run_folder(trainer, processor, output_dir: str | Path, card: str) -> Path:
-    """Save what `trainer.save_model` did not: processor files readable by 4.57, code files, card."""
-    output_dir = Path(output_dir)
-    processor.save_pretrained(output_dir)
-    fix_tokenizer_config_for_4x(output_dir)
-    for name in REMOTE_CODE_FILES:
-        copy_code_files(name, output_dir)
-    (output_dir / "README.md").write_text(card, encoding="utf-8")
-    return output_dir
-
-
 def _secret(token: str | None) -> str | None:
     return token or os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
 
@@ -103,6 +93,20 @@ def push_folder(folder: str | Path, repo_id: str, token: str | None = None, priv
     return str(getattr(commit, "commit_url", commit))
 
 
+class HubPushCallback(TrainerCallback):
+    """Pushes `folder` to `repo_id` when training ends (on the main process), as the last callback:
+    add it after the one that writes the folder. The trainer itself must not push (it would upload
+    checkpoints and a card of its own): run it with `push_to_hub=False` arguments."""
+
+    def __init__(self, folder: str | Path, repo_id: str, token: str | None = None, private: bool | None = None):
+        self.folder, self.repo_id, self.token, self.private = Path(folder), repo_id, token, private
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            url = push_folder(self.folder, self.repo_id, self.token, self.private)
+            logger.info("pushed to %s", url)
+
+
 def recipe_from_argv(argv: list[str]) -> dict:
     """The recipe as run: the `--config` YAML plus command-line overrides, token arguments removed."""
     overrides, config, tokens = {}, None, list(argv)
@@ -122,4 +126,4 @@ def recipe_from_argv(argv: list[str]) -> dict:
     return {key: value for key, value in recipe.items() if "token" not in key.lower()}
 
 
-__all__ = ["PUSH_IGNORE", "push_folder", "recipe_from_argv", "run_card", "write_run_folder"]
+__all__ = ["PUSH_IGNORE", "HubPushCallback", "push_folder", "recipe_from_argv", "run_card"]

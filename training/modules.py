@@ -1,11 +1,10 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
-"""Model set-up for a run: loading, image resolution, frozen parts, LoRA presets, merging adapters."""
+"""Model set-up for a run: frozen parts, LoRA presets, merging adapters. (Loading a model and
+its processor, with the stage's pixel limits, is `medmo.loading`.)"""
 
 import logging
 
 import torch
-
-from medmo import MedMOForConditionalGeneration, MedMOProcessor
 
 
 logger = logging.getLogger(__name__)
@@ -26,37 +25,6 @@ LORA_PRESETS = {
     "language": _LANGUAGE_LINEARS,
     "language_vision": f"(?:{_LANGUAGE_LINEARS})|(?:{_VISION_LINEARS})",
 }
-
-
-def load_processor(name_or_path: str, min_pixels: int | None = None, max_pixels: int | None = None) -> MedMOProcessor:
-    """The MedMO processor of a checkpoint (MedMO or plain Qwen3-VL), with the stage's pixel limits."""
-    processor = MedMOProcessor.from_pretrained(name_or_path)
-    set_pixel_limits(processor, min_pixels, max_pixels)
-    return processor
-
-
-def set_pixel_limits(processor: MedMOProcessor, min_pixels: int | None, max_pixels: int | None) -> None:
-    """Set the resolution images are resized to (pixel count bounds), e.g. 768*768 for stage 1."""
-    image_processor = processor.image_processor
-    size = dict(image_processor.size) if image_processor.size else {}
-    if min_pixels is not None:
-        size["shortest_edge"] = int(min_pixels)
-    if max_pixels is not None:
-        size["longest_edge"] = int(max_pixels)
-    if size.get("shortest_edge", 0) > size.get("longest_edge", float("inf")):
-        raise ValueError(f"min_pixels {size['shortest_edge']} exceeds max_pixels {size['longest_edge']}.")
-    image_processor.size = size
-    for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
-        if value is not None and hasattr(image_processor, name):  # transformers 4.57 keeps both spellings
-            setattr(image_processor, name, int(value))
-
-
-def load_model(name_or_path: str, dtype: str | None = None, attn_implementation: str | None = None, **kwargs):
-    """A MedMO model from a MedMO folder or a plain Qwen3-VL checkpoint (same weights)."""
-    torch_dtype = {"auto": "auto", None: None}.get(dtype, getattr(torch, str(dtype), None) if dtype else None)
-    return MedMOForConditionalGeneration.from_pretrained(
-        name_or_path, dtype=torch_dtype, attn_implementation=attn_implementation, **kwargs
-    )
 
 
 def freeze(model, vision_tower: bool = False, merger: bool = False, language_model: bool = False) -> dict[str, int]:
@@ -99,4 +67,4 @@ def merge_adapter(model):
     return model.merge_and_unload()
 
 
-__all__ = ["LORA_PRESETS", "freeze", "load_model", "load_processor", "lora_config", "merge_adapter", "set_pixel_limits"]
+__all__ = ["LORA_PRESETS", "freeze", "lora_config", "merge_adapter"]

@@ -12,15 +12,23 @@
 
 Any recipe key can be overridden on the command line (`--learning_rate 5e-6`). The run ends with a
 complete MedMO repository in `output_dir` (weights, code, processor, chat template, model card,
-`data_report.json`), pushed with `--push_to_hub --hub_model_id org/name`.
+`data_report.json`), pushed with `--push_to_hub --hub_model_id org/name` (trainer callbacks:
+`RunFolderCallback`, `HubPushCallback`).
 """
 
 import sys
 
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+from medmo.dependencies import missing_extra
 
 from .arguments import MedMOArguments
-from .common import data, finish, model_and_processor, setup_logging, take_over_push
+
+
+try:
+    from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+
+    from .common import add_run_end, data, model_and_processor, setup_logging, trainer_arguments
+except ImportError as error:  # the training stack is an extra: say which
+    raise missing_extra("train", "python -m medmo.training.sft", error) from error
 
 
 def main(argv: list[str] | None = None):
@@ -35,20 +43,17 @@ def main(argv: list[str] | None = None):
     # ------------------------------------------------------------------ data
     train, evaluation, reports = data(medmo_args, "sft", training_args.seed)
 
-    # ------------------------------------------------------------------ training
-    push = take_over_push(training_args)
+    # ------------------------------------------------------------------ training, then save and push
     trainer = SFTTrainer(
         model=model,
-        args=training_args,
+        args=trainer_arguments(training_args),
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=processor,
         peft_config=peft_config,
     )
+    add_run_end(trainer, processor, medmo_args, model_args, training_args, reports, "SFT", argv)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-
-    # ------------------------------------------------------------------ save and push
-    finish(trainer, processor, medmo_args, model_args, training_args, reports, "SFT", argv, push)
     return trainer
 
 

@@ -32,7 +32,9 @@ from datasets import Dataset, concatenate_datasets
 
 from medmo.files import write_text_atomic
 from medmo.medical_images import load_image
+from medmo.sources import Problem
 
+from .converters.base import split_file
 from .schema import VALIDATORS, RowError
 
 
@@ -56,21 +58,16 @@ class SourceReport:
     examples: dict = field(default_factory=dict)
     used_after_weighting: int = 0
 
-    def reject(self, reason: str, where: str) -> None:
-        self.rejected[reason] += 1
-        self.examples.setdefault(reason, [])
-        if len(self.examples[reason]) < EXAMPLES_PER_REASON:
-            self.examples[reason].append(where)
+    def reject(self, problem: Problem) -> None:
+        self.rejected[problem.reason] += 1
+        self.examples.setdefault(problem.reason, [])
+        if len(self.examples[problem.reason]) < EXAMPLES_PER_REASON:
+            self.examples[problem.reason].append(problem.location)
 
     def as_dict(self) -> dict:
         values = asdict(self)
         values["rejected"] = dict(self.rejected)
         return values
-
-
-def split_file(split: str, kind: str) -> str:
-    """File name of a converted split: `train.jsonl` (SFT rows) or `train.grpo.jsonl` (GRPO rows)."""
-    return f"{split}.jsonl" if kind == "sft" else f"{split}.{kind}.jsonl"
 
 
 def _resolve(spec: Mapping, data_dir: str | Path | None, kind: str) -> tuple[Path, str]:
@@ -116,6 +113,7 @@ def _normalise_row(row: dict, kind: str, folder: Path, source: str) -> dict:
         "labels": [str(label) for label in row.get("labels") or []] or None,
         "report": row.get("report"),
         "options": options,
+        "answer_type": row.get("answer_type"),
     }
 
 
@@ -138,7 +136,7 @@ def read_rows(path: Path, kind: str, report: SourceReport, skip_bad_rows: bool) 
                 reason = "invalid JSON" if isinstance(error, json.JSONDecodeError) else str(error)
                 if not skip_bad_rows:
                     raise DataError(f"{where}: {reason}. Fix the row, or set `skip_bad_rows: true` to skip and count such rows.") from None
-                report.reject(reason, where)
+                report.reject(Problem(where, reason))
                 continue
             report.kept += 1
             yield normalised
@@ -208,4 +206,4 @@ def write_report(reports: list[SourceReport], output_dir: str | Path) -> Path:
     return write_text_atomic(Path(output_dir) / "data_report.json", json.dumps([report.as_dict() for report in reports], indent=2) + "\n")
 
 
-__all__ = ["DataError", "SourceReport", "load_mixture", "read_rows", "split_file", "write_report"]
+__all__ = ["DataError", "SourceReport", "load_mixture", "read_rows", "write_report"]

@@ -1,147 +1,20 @@
 # Copyright 2026 The MedMO package authors. Licensed under the Apache License, Version 2.0.
-"""Phantom chest radiographs: synthetic images with lesions, boxes, reports and questions.
-
-No patient data and no files needed: every image is drawn from a seed. A phantom has a body,
-two dark lungs, a heart, a spine and noise, and 0-2 lesions: a small bright nodule, a larger
-bright mass, or a bright pleural effusion at a lung base. Each comes with its boxes (original
-pixels), a report consistent with it ("A 14 mm nodule in the right upper zone. No pleural
-effusion."), and questions (is there a nodule? how many lesions? which side?). Sides are the
-patient's, as radiologists read them: the image's left is the patient's right.
+"""The phantom training files of the tiny recipes and the demo, one per stage, and the held-out
+split that evaluation reads (`medmo.sources.phantom`).
 
     medmo data phantom data/phantom --train 600 --heldout 200
 """
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from medmo.clinical.prompts import pick
+from medmo.sources.phantom import heldout_row, make_phantom, phantom_id, records, seeds
 
-from medmo.clinical.prompts import NO_FINDINGS, pick
-
-
-MM_PER_PIXEL = 2.5  # a 128-px phantom spans 32 cm, about a chest's width
-LESION_NAMES = {"nodule": "Nodule", "mass": "Mass", "effusion": "Pleural effusion"}
+from .converters.rows import assistant, grounding_target, user
 
 
-@dataclass
-class Lesion:
-    kind: str  # "nodule" | "mass" | "effusion"
-    box: list[float]  # [x1, y1, x2, y2] in pixels
-    side: str  # the patient's "right" or "left"
-    zone: str  # "upper" | "middle" | "lower"
-    size_mm: int
-
-
-@dataclass
-class Phantom:
-    image: Image.Image
-    lesions: list[Lesion] = field(default_factory=list)
-
-    @property
-    def report(self) -> str:
-        sentences = []
-        for lesion in self.lesions:
-            if lesion.kind == "effusion":
-                amount = "Small" if lesion.size_mm < 45 else "Moderate"
-                sentences.append(f"{amount} {lesion.side} pleural effusion.")
-            else:
-                sentences.append(f"A {lesion.size_mm} mm {lesion.kind} in the {lesion.side} {lesion.zone} zone.")
-        if not any(lesion.kind == "effusion" for lesion in self.lesions):
-            sentences.append("No pleural effusion.")
-        if not self.lesions:
-            sentences = ["The lungs are clear.", *sentences, "No acute cardiopulmonary process."]
-        return " ".join(sentences)
-
-    @property
-    def boxes(self) -> list[dict]:
-        return [{"label": LESION_NAMES[lesion.kind], "box": lesion.box} for lesion in self.lesions]
-
-    def questions(self) -> list[tuple[str, str]]:
-        """(question, answer) pairs about this phantom."""
-        kinds = {lesion.kind for lesion in self.lesions}
-        sides = {lesion.side for lesion in self.lesions}
-        side = "none" if not sides else ("both" if len(sides) == 2 else sides.pop())
-        return [
-            ("Is there a nodule?", "yes" if "nodule" in kinds else "no"),
-            ("Is there a pleural effusion?", "yes" if "effusion" in kinds else "no"),
-            ("How many lesions are there?", str(len(self.lesions))),
-            ("Which side is the lesion on?", side),
-        ]
-
-
-def _ellipse(shape, center, axes) -> np.ndarray:
-    rows, columns = np.ogrid[: shape[0], : shape[1]]
-    return ((columns - center[0]) / axes[0]) ** 2 + ((rows - center[1]) / axes[1]) ** 2 <= 1.0
-
-
-def _blob(shape, center, sigma) -> np.ndarray:
-    rows, columns = np.ogrid[: shape[0], : shape[1]]
-    return np.exp(-(((columns - center[0]) ** 2 + (rows - center[1]) ** 2) / (2 * sigma**2)))
-
-
-def _zone(y: float, top: float, bottom: float) -> str:
-    third = (bottom - top) / 3
-    return "upper" if y < top + third else ("middle" if y < top + 2 * third else "lower")
-
-
-def make_phantom(seed: int, size: int = 128, max_lesions: int = 2) -> Phantom:
-    """One phantom radiograph, the same for the same seed."""
-    rng = np.random.default_rng(seed)
-    shape = (size, size)
-    pixels = np.zeros(shape, dtype=np.float32)
-    body = _ellipse(shape, (size * 0.5, size * 0.52), (size * 0.46, size * 0.46))
-    pixels[body] = 0.55
-    lungs = {}
-    for side, x in (("right", 0.31), ("left", 0.69)):  # the patient's right lung is on the image's left
-        center = (size * (x + rng.uniform(-0.02, 0.02)), size * 0.47)
-        axes = (size * rng.uniform(0.14, 0.17), size * rng.uniform(0.27, 0.31))
-        pixels[_ellipse(shape, center, axes)] = 0.16
-        lungs[side] = (center, axes)
-    pixels += 0.35 * _ellipse(shape, (size * 0.57, size * 0.62), (size * 0.13, size * 0.11))
-    spine = np.zeros(shape, dtype=bool)
-    spine[:, int(size * 0.47) : int(size * 0.53)] = True
-    pixels[spine & body] += 0.25
-    lesions = []
-    for _ in range(int(rng.integers(0, max_lesions + 1))):
-        kind = str(rng.choice(["nodule", "mass", "effusion"], p=[0.45, 0.3, 0.25]))
-        side = str(rng.choice(["right", "left"]))
-        (cx, cy), (ax, ay) = lungs[side]
-        top, bottom = cy - ay, cy + ay
-        if kind == "effusion":
-            if any(lesion.kind == "effusion" and lesion.side == side for lesion in lesions):
-                continue
-            height = ay * 2 * rng.uniform(0.18, 0.32)
-            region = _ellipse(shape, (cx, cy), (ax, ay)) & (np.arange(size)[:, None] >= bottom - height)
-            pixels[region] += 0.45
-            rows, columns = np.nonzero(region)
-            box = [float(columns.min()), float(rows.min()), float(columns.max() + 1), float(rows.max() + 1)]
-            lesions.append(Lesion(kind, box, side, "lower", int(round(height * MM_PER_PIXEL))))
-            continue
-        sigma = rng.uniform(2.5, 4.0) if kind == "nodule" else rng.uniform(5.0, 8.0)
-        x = cx + rng.uniform(-0.55, 0.55) * ax
-        y = cy + rng.uniform(-0.6, 0.5) * ay
-        pixels += 0.6 * _blob(shape, (x, y), sigma)
-        radius = 2.0 * sigma
-        box = [max(0.0, x - radius), max(0.0, y - radius), min(float(size), x + radius), min(float(size), y + radius)]
-        lesions.append(Lesion(kind, [round(v, 1) for v in box], side, _zone(y, top, bottom), int(round(2 * radius * MM_PER_PIXEL))))
-    pixels += rng.normal(0.0, 0.03, shape).astype(np.float32)
-    image = Image.fromarray((np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8), mode="L").convert("RGB")
-    return Phantom(image, sorted(lesions, key=lambda lesion: (lesion.box[1], lesion.box[0])))
-
-
-def _user(text: str) -> list[dict]:
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
-
-
-def _assistant(text: str) -> dict:
-    return {"role": "assistant", "content": [{"type": "text", "text": text}]}
-
-
-def grounding_target(phantom: Phantom, processor) -> str:
-    """The SFT target for detection, in the processor's box frame."""
-    return processor.format_boxes(phantom.boxes, phantom.image.size) if phantom.lesions else NO_FINDINGS
+STAGES = ("stage1_reports", "stage2_grounding", "stage3_instruct", "stage4_grpo")
 
 
 def write_phantom_dataset(
@@ -156,35 +29,34 @@ def write_phantom_dataset(
 
     Held-out phantoms use seeds no training phantom uses. Box targets are written in the frame of
     `processor` (its `box_format` and pixel limits), so pass the processor the grounding stages use.
+    Stage 1 holds reports, stage 2 boxes, stage 3 a rotation of questions, reports and boxes, and
+    stage 4 GRPO grounding rows that also carry the labels and the report.
     """
     output_dir = Path(output_dir)
     (output_dir / "images").mkdir(parents=True, exist_ok=True)
-    files = {name: [] for name in ("stage1_reports", "stage2_grounding", "stage3_instruct", "stage4_grpo", "heldout")}
-    for split, count, base in (("train", train, seed * 1_000_003), ("heldout", heldout, seed * 1_000_003 + 500_000)):
-        for index in range(count):
-            phantom = make_phantom(base + index, size=size)
-            sample_id = f"phantom-{split}-{index:05d}"
-            image_path = f"images/{sample_id}.png"
+    files = {name: [] for name in (*STAGES, "heldout")}
+    for split, count in (("train", train), ("heldout", heldout)):
+        for index, phantom_seed in enumerate(seeds(split, count, seed)):
+            phantom = make_phantom(phantom_seed, size=size)
+            name = phantom_id(split, index)
+            image_path = f"images/{name}.png"
             phantom.image.save(output_dir / image_path)
-            common = {"id": sample_id, "images": [image_path], "source": "phantom"}
-            target = grounding_target(phantom, processor)
             if split == "heldout":
-                files["heldout"].append({**common, "boxes": phantom.boxes, "image_size": list(phantom.image.size),
-                                         "report": phantom.report, "questions": phantom.questions()})  # fmt: skip
+                files["heldout"].append(heldout_row(name, image_path, phantom))
                 continue
-            report_prompt, grounding_prompt = pick("report", sample_id), pick("grounding", sample_id)
-            files["stage1_reports"].append({**common, "messages": [*_user(report_prompt), _assistant(phantom.report)]})
-            files["stage2_grounding"].append({**common, "messages": [*_user(grounding_prompt), _assistant(target)]})
-            question, answer = phantom.questions()[index % 4]
-            choice = index % 3
-            instruct = [(question, answer), (report_prompt, phantom.report), (grounding_prompt, target)][choice]
-            files["stage3_instruct"].append({**common, "messages": [*_user(instruct[0]), _assistant(instruct[1])]})
-            model_size = processor.model_input_size(phantom.image.size)
-            files["stage4_grpo"].append({
-                **common, "prompt": _user(grounding_prompt), "task": "grounding", "solution": target,
-                "image_size": list(model_size if processor.box_format == "model_pixels" else phantom.image.size),
-                "labels": [box["label"] for box in phantom.boxes] or None, "report": phantom.report,
-            })  # fmt: skip
+            boxes, report, *questions = records(name, split, image_path, phantom.image.size, phantom.boxes, phantom.report,
+                                                phantom.questions(), name)  # fmt: skip
+            common = {"id": name, "images": [image_path], "source": "phantom"}
+            report_prompt, grounding_prompt = pick("report", name), pick("grounding", name)
+            target = grounding_target(processor, boxes.boxes, boxes.image_size)
+            question = questions[index % 4]
+            instruct = [(question.question, question.answer), (report_prompt, report.report), (grounding_prompt, target)][index % 3]
+            files["stage1_reports"].append({**common, "messages": [*user(report_prompt), assistant(report.report)]})
+            files["stage2_grounding"].append({**common, "messages": [*user(grounding_prompt), assistant(target)]})
+            files["stage3_instruct"].append({**common, "messages": [*user(instruct[0]), assistant(instruct[1])]})
+            files["stage4_grpo"].append({**common, "prompt": user(grounding_prompt), "task": "grounding", "solution": target,
+                                         "image_size": [round(v) for v in processor.frame_size(phantom.image.size)],
+                                         "labels": [box["label"] for box in boxes.boxes] or None, "report": report.report})  # fmt: skip
     paths = {}
     for name, rows in files.items():
         paths[name] = output_dir / f"{name}.jsonl"
@@ -192,4 +64,4 @@ def write_phantom_dataset(
     return paths
 
 
-__all__ = ["Lesion", "Phantom", "grounding_target", "make_phantom", "write_phantom_dataset"]
+__all__ = ["STAGES", "write_phantom_dataset"]

@@ -14,7 +14,10 @@ GRPO row (stage 4):
     {"id": "...", "images": ["images/00001.png"],
      "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "..."}]}],
      "task": "grounding" | "vqa" | "report" | ..., "solution": "target text or answer",
-     "image_size": [W, H], "labels": ["Nodule"], "report": "reference report", "options": [...]}
+     "image_size": [W, H], "labels": ["Nodule"], "report": "reference report", "options": [...],
+     "answer_type": "closed" | "open" | "multiple_choice"}
+
+`task` and `answer_type` take the names of `medmo.clinical.tasks`.
 
 Image paths are relative to the JSONL file (or absolute); any format `load_image` reads works,
 DICOM included. Every `{"type": "image"}` placeholder needs one entry in `images`, in order.
@@ -22,10 +25,10 @@ DICOM included. Every `{"type": "image"}` placeholder needs one entry in `images
 
 from collections.abc import Mapping
 
+from medmo.clinical.tasks import ANSWER_KINDS, GRPO_TASKS
+
 
 ROLES = ("system", "user", "assistant")
-GRPO_TASKS = ("grounding", "detection", "vqa", "closed_vqa", "open_vqa", "multiple_choice", "text_qa", "qa",
-              "report", "report_generation", "caption", "findings")  # fmt: skip
 
 
 class RowError(ValueError):
@@ -81,7 +84,9 @@ def validate_grpo_row(row: Mapping) -> None:
     _check_images(row, prompt)
     task = row.get("task")
     if task is not None and task not in GRPO_TASKS:
-        raise RowError(f"unknown task {task!r}; use one of {GRPO_TASKS}")
+        raise RowError(f"unknown task {task!r}; use one of {tuple(GRPO_TASKS)}")
+    if row.get("answer_type") is not None and row["answer_type"] not in ANSWER_KINDS:
+        raise RowError(f"unknown answer_type {row['answer_type']!r}; use one of {ANSWER_KINDS}")
     if not any(row.get(key) not in (None, "", []) for key in ("solution", "labels", "report", "boxes")):
         raise RowError("no ground truth: give `solution`, `labels`, `report` or `boxes`")
     size = row.get("image_size")
@@ -91,4 +96,4 @@ def validate_grpo_row(row: Mapping) -> None:
 
 VALIDATORS = {"sft": validate_sft_row, "grpo": validate_grpo_row}
 
-__all__ = ["GRPO_TASKS", "RowError", "VALIDATORS", "validate_grpo_row", "validate_sft_row"]
+__all__ = ["RowError", "VALIDATORS", "validate_grpo_row", "validate_sft_row"]

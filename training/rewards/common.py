@@ -4,12 +4,7 @@
 import math
 from collections.abc import Callable, Sequence
 
-
-# Task names of the GRPO data schema (`training/README.md`); a reward with a task set only scores
-# the rows of those tasks and returns None (not applicable) for the others.
-GROUNDING_TASKS = frozenset({"grounding", "detection"})
-ANSWER_TASKS = frozenset({"vqa", "closed_vqa", "open_vqa", "multiple_choice", "text_qa", "qa"})
-REPORT_TASKS = frozenset({"report", "report_generation", "caption", "findings"})
+from medmo.clinical.tasks import task_family
 
 
 def completion_text(completion) -> str:
@@ -41,10 +36,11 @@ def column(kwargs: dict, name: str, index: int, default=None):
         return default
 
 
-def applies(kwargs: dict, index: int, tasks: frozenset) -> bool:
-    """True when the row has no `task` column or its task is one of `tasks`."""
+def applies(kwargs: dict, index: int, family: str) -> bool:
+    """True when the row has no `task` column or its task belongs to reward `family` (`grounding`,
+    `answer`, `report`: see `medmo.clinical.tasks`); rows of other tasks are not applicable."""
     task = column(kwargs, "task", index)
-    return task is None or str(task).lower() in tasks
+    return task is None or task_family(task) == family
 
 
 def finite(value: float, low: float, high: float) -> float:

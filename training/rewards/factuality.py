@@ -7,11 +7,10 @@ evaluation's clinical F1 agree on what a report says.
 
 from functools import lru_cache
 
-from medmo.boxes import parse_boxes
-from medmo.clinical.answers import extract_answer
+from medmo.boxes import final_answer, parse_boxes
 from medmo.clinical.findings import extract_findings, normalize_label
 
-from .common import GROUNDING_TASKS, REPORT_TASKS, applies, column, finite, score_rows
+from .common import applies, column, finite, score_rows
 
 
 @lru_cache(maxsize=8192)
@@ -35,7 +34,7 @@ def _f1(predicted: set, expected: set) -> float:
 
 def stated_labels(text: str) -> set[str]:
     """Finding labels a completion states: its box labels plus the findings its answer asserts."""
-    answer = extract_answer(text)
+    answer = final_answer(text)
     labels = {normalize_label(item["label"]) for item in parse_boxes(answer) if item["label"]}
     labels |= {name for name, status in extract_findings(answer).items() if status == "positive"}
     return labels
@@ -57,7 +56,7 @@ class LabelAccuracyReward:
 
         def score(index: int, text: str):
             truth = _label_set(column(columns, "labels", index))
-            if not truth and applies(columns, index, GROUNDING_TASKS):
+            if not truth and applies(columns, index, "grounding"):
                 target = column(columns, "solution", index)
                 truth = {normalize_label(i["label"]) for i in parse_boxes(target) if i["label"]} if isinstance(target, str) else set()
             if not truth:
@@ -115,9 +114,9 @@ class ReportFactualityReward:
 
         def score(index: int, text: str):
             reference = _reference(column(columns, "report", index), column(columns, "labels", index))
-            if reference is None or not applies(columns, index, REPORT_TASKS):
+            if reference is None or not applies(columns, index, "report"):
                 return None
-            generated = extract_findings(extract_answer(text))
+            generated = extract_findings(final_answer(text))
             return report_score(generated, reference), generated
 
         return score_rows(completions, score, log_metric, "report_factuality_reward/parse_rate")

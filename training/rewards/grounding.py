@@ -16,9 +16,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from medmo.boxes import FRAMES, as_array, l1_scale, pair_terms, pairwise_terms, parse_boxes
+from medmo.boxes import FRAMES, as_array, frame_size, l1_scale, pair_terms, pairwise_terms, parse_boxes
 
-from .common import GROUNDING_TASKS, applies, check_nonnegative, column, completion_text, finite, log_rate, score_rows
+from .common import applies, check_nonnegative, column, completion_text, finite, log_rate, score_rows
 
 
 # Defaults, chosen because the paper does not publish them: misses already lose their share of the
@@ -52,14 +52,13 @@ def read_boxes(value) -> np.ndarray | None:
 
 
 def _frame_size(frame: str, image_size) -> tuple[float, float]:
-    if frame == "grid_1000":
-        return 1000.0, 1000.0
-    if image_size is None:
+    """The frame's size from the row's `image_size` column, which is already that frame's [W, H]."""
+    if image_size is None and frame != "grid_1000":
         raise ValueError(
             f"The box reward needs an `image_size` column ([W, H] of the {frame!r} frame the boxes are in). "
-            "The data converters write it; for the model_pixels frame it is processor.model_input_size(original size)."
+            "The data converters write it: processor.frame_size(original size)."
         )
-    return image_size
+    return frame_size(frame, image_size, model_size=image_size)
 
 
 class BoxReward:
@@ -127,7 +126,7 @@ class BoxReward:
         for index, completion in enumerate(completions):
             truth = column(columns, "boxes", index)
             truth = read_boxes(truth if truth is not None else column(columns, "solution", index))
-            if truth is None or not applies(columns, index, GROUNDING_TASKS):
+            if truth is None or not applies(columns, index, "grounding"):
                 continue
             predicted = _boxes_in(completion_text(completion))
             read += len(predicted) > 0
@@ -181,7 +180,7 @@ class GIoUReward:
         def score(index: int, text: str):
             truth = column(columns, "boxes", index)
             truth = read_boxes(truth if truth is not None else column(columns, "solution", index))
-            if truth is None or not applies(columns, index, GROUNDING_TASKS):
+            if truth is None or not applies(columns, index, "grounding"):
                 return None
             predicted = _boxes_in(text)
             return self.score(predicted, truth), len(predicted) > 0
