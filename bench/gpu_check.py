@@ -375,7 +375,7 @@ def image_inputs(processor, pixels: int, batch: int = 1, text_tokens: int | None
     import torch
 
     from medmo.tiny import QWEN3_ADDED_TOKENS
-    from medmo.training.data.phantom import make_phantom
+    from medmo.sources.phantom import make_phantom
 
     image = make_phantom(seed, size=pixels).image
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe the findings."}]}]
@@ -851,7 +851,7 @@ def fsdp_inner(spec_path: str) -> None:
     from torch.distributed.fsdp import FSDPModule
 
     from medmo.training import sft
-    from medmo.training.modules import load_processor
+    from medmo.loading import load_processor
 
     spec = json.loads(Path(spec_path).read_text())
     run_dir = Path(spec["run_dir"])
