@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .data.loading import load_mixture, write_report
 from .hub import push_folder, recipe_from_argv, run_card, write_run_folder
-from .modules import freeze, load_model, load_processor, lora_config, merge_adapter
+from .modules import aux_projector_names, freeze, load_model, load_processor, lora_config, merge_adapter
 
 
 logger = logging.getLogger("medmo.training")
@@ -26,8 +26,12 @@ def model_and_processor(medmo_args, model_args, training_args):
     model = load_model(model_args.model_name_or_path, model_args.dtype, model_args.attn_implementation)
     if getattr(training_args, "activation_checkpointing", False) or getattr(training_args, "gradient_checkpointing", False):
         model.config.use_cache = False
-    freeze(model, medmo_args.freeze_vision_tower, medmo_args.freeze_merger, medmo_args.freeze_language_model)
-    return model, processor, lora_config(medmo_args.lora_preset, model_args)
+    freeze(model, medmo_args.freeze_vision_tower, medmo_args.freeze_merger, medmo_args.freeze_language_model,
+           aux_encoder=medmo_args.freeze_aux_encoder, aux_projector=medmo_args.freeze_aux_projector)  # fmt: skip
+    to_save = aux_projector_names(model) if medmo_args.lora_aux_projector else None
+    if medmo_args.lora_aux_projector and not to_save:
+        raise ValueError("lora_aux_projector is set but the model has no auxiliary vision encoder (`medmo attach-aux` adds one).")
+    return model, processor, lora_config(medmo_args.lora_preset, model_args, modules_to_save=to_save)
 
 
 def data(medmo_args, kind: str, seed: int):
