@@ -113,7 +113,7 @@ def encoder_settings(encoder_folder: str | Path, image_size: int | None = None, 
     pretrained, loading = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32, output_loading_info=True)
     if loading["missing_keys"]:
         raise CheckpointError(f"{folder} lacks weights of its {type(pretrained).__name__}: {sorted(loading['missing_keys'])[:5]}.")
-    # MedMO build the same class from `settings`; its weights are stored as this transformers version
+    # MedMO builds the same class from `settings`; its weights are stored as this transformers version
     # saves that class (5.x renames some tensors on save and back on load, per model class).
     with torch.device("meta"):
         built = build_encoder(settings)
@@ -188,7 +188,7 @@ def attach_aux_encoder(model_or_folder, encoder_folder: str | Path, output_dir: 
         with tempfile.TemporaryDirectory(prefix=f".{output_dir.name}.source.", dir=output_dir.parent) as staging:
             save_medmo_folder(model_or_folder, processor, staging)
             return attach_aux_encoder(staging, encoder_folder, output_dir, image_size=image_size, feature_layer=feature_layer,
-                                      image_mean=image_mean, image_std=image_std, link=False, seed=seed)  # fmt: skip
+                                      image_mean=image_mean, image_std=image_std, link=True, seed=seed)  # fmt: skip
     source, output_dir = Path(model_or_folder), Path(output_dir)
     if not source.is_dir():
         raise CheckpointError(f"{source} is not a folder; pass a MedMO repository folder (`medmo convert` makes one).")

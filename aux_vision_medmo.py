@@ -18,6 +18,8 @@ Pixels come from the processor's own `pixel_values` + `image_grid_thw` (Qwen's p
 exactly invertible), so neither the processor nor TRL's trainers need to know the encoder exists.
 """
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -121,7 +123,10 @@ class MedMOAuxVision(nn.Module):
         batch = torch.cat([F.interpolate(frame, size=(size, size), mode="bilinear", align_corners=False, antialias=True) for frame in frames])
         batch = ((batch - mean) / std).to(next(encoder.parameters()).dtype)
         layer = settings["feature_layer"]
-        output = encoder(pixel_values=batch, output_hidden_states=layer is not None, return_dict=True)
+        options = {"output_hidden_states": layer is not None, "return_dict": True}
+        if size != getattr(encoder.config, "image_size", size) and "interpolate_pos_encoding" in inspect.signature(encoder.forward).parameters:
+            options["interpolate_pos_encoding"] = True  # SigLIP / CLIP / ViT at another size than they were trained at
+        output = encoder(pixel_values=batch, **options)
         hidden = output.last_hidden_state if layer is None else output.hidden_states[layer]
         grid = size // encoder.config.patch_size
         patches = hidden[:, -grid * grid :]  # class and register tokens, where the encoder has them, come first

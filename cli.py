@@ -52,7 +52,7 @@ def _attach_aux(args: argparse.Namespace) -> None:
 def _build_tiny(args: argparse.Namespace) -> None:
     from .tiny import save_tiny
 
-    output = save_tiny(args.output, seed=args.seed)
+    output = save_tiny(args.output, seed=args.seed, aux_encoder=args.aux_encoder)
     print(f"Tiny MedMO repository written to {output}")
 
 
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = commands.add_parser("build-tiny", help="write a random tiny MedMO repository (offline)")
     tiny.add_argument("output", help="folder to write")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--aux-encoder", choices=["dinov2", "siglip"], help="attach a tiny random auxiliary vision encoder of this kind")
     tiny.set_defaults(handler=_build_tiny)
 
     data = commands.add_parser("data", help="training and evaluation data")

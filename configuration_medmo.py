@@ -185,7 +185,7 @@ def _aux_encoder_settings(spec, position: int) -> dict:
     if not isinstance(patch_size, int) or not isinstance(hidden_size, int):
         raise ValueError(f"{where}: a {encoder['model_type']!r} config has no integer `patch_size` / `hidden_size`; "
                          "use a ViT-style vision encoder (DINOv2, SigLIP or CLIP vision, ViT).")  # fmt: skip
-    image_size = spec.get("image_size", getattr(built, "image_size", None))
+    image_size = spec.get("image_size") or getattr(built, "image_size", None)
     if not isinstance(image_size, int) or image_size <= 0 or image_size % patch_size:
         raise ValueError(f"{where}: image_size {image_size!r} must be a positive multiple of the encoder's patch_size {patch_size}.")
     for name in ("image_mean", "image_std"):

@@ -100,7 +100,7 @@ def test_aux_settings_are_completed_and_serialise_idempotently(form, tmp_path):
     given = {"dict": {"encoders": entries}, "list": entries, "single": entries[0]}[form]
     config = MedMOConfig.from_preset("tiny", aux_vision=given)
     first = config.aux_vision["encoders"][0]
-    assert first["image_size"] == 64 and first["feature_layer"] == (1 if form != "single" else 1)
+    assert first["image_size"] == 64 and first["feature_layer"] == 1  # the image size from the encoder's config
     assert config.aux_vision["processor_image_mean"] == [0.5, 0.5, 0.5]
     serialised = config.to_dict()
     assert MedMOConfig.from_dict(serialised).to_dict() == serialised
@@ -171,6 +171,16 @@ def test_zero_init_identity_from_config(aux_pair):
         assert torch.equal(logits(aux, inputs), logits(model, inputs))
 
 
+def test_an_encoder_runs_at_another_input_size_than_its_config(tokenizer):
+    # SigLIP's position embeddings are interpolated when asked; DINOv2 always interpolates
+    model, processor = build_tiny(seed=0, tokenizer=tokenizer, aux_vision=[encoder("siglip", image_size=64), encoder("dinov2", image_size=32)])
+    model = with_random_projectors(model).eval()
+    batch = inputs_for(processor, random_image(96, 64))
+    with torch.no_grad():
+        added = model.model.aux_vision(batch["pixel_values"], batch["image_grid_thw"])
+    assert [tuple(a.shape) for a in added] == [(6, 64)] and torch.isfinite(added[0]).all()
+
+
 def test_a_trained_projector_changes_what_the_model_sees(aux_pair):
     model, aux, processor = aux_pair
     trained = with_random_projectors(copy.deepcopy(aux))
@@ -186,6 +196,12 @@ def test_zero_init_identity_after_from_pretrained(attached, tiny):
     assert [e["config"]["model_type"] for e in loaded.config.aux_vision["encoders"]] == ["dinov2", "siglip_vision_model"]
     inputs = inputs_for(processor, random_image(96, 64))
     assert torch.equal(logits(loaded.eval(), inputs), logits(model, inputs))
+
+
+def test_the_backbone_alone_loads_an_attached_folder(attached):
+    backbone, info = MedMOModel.from_pretrained(attached, output_loading_info=True)  # what AutoModel returns
+    assert not any(info.values()), info
+    assert len(backbone.aux_vision.encoders) == 2
 
 
 def test_attached_encoders_hold_the_pretrained_weights(attached, encoder_folders):
