@@ -198,9 +198,10 @@ def test_zero_init_identity_after_from_pretrained(attached, tiny):
     assert torch.equal(logits(loaded.eval(), inputs), logits(model, inputs))
 
 
+@pytest.mark.skipif(TF_MAJOR < 5, reason="4.57's Qwen3VLModel has no base-model prefix: it loads no weights of a full checkpoint, aux or not")
 def test_the_backbone_alone_loads_an_attached_folder(attached):
     backbone, info = MedMOModel.from_pretrained(attached, output_loading_info=True)  # what AutoModel returns
-    assert not any(info.values()), info
+    assert not info["missing_keys"] and set(info["unexpected_keys"]) <= {"lm_head.weight"}  # a backbone has no head
     assert len(backbone.aux_vision.encoders) == 2
 
 

@@ -28,7 +28,7 @@ def test_wheel_installs_a_working_medmo_package(tmp_path):
     wheel = next(tmp_path.glob("medmo-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("medmo/__init__.py", "medmo/configuration_medmo.py", "medmo/modeling_medmo.py",
-                     "medmo/processing_medmo.py", "medmo/chat_template.jinja", "medmo/cli.py",
+                     "medmo/processing_medmo.py", "medmo/aux_vision_medmo.py", "medmo/aux_encoder.py", "medmo/chat_template.jinja", "medmo/cli.py",
                      # package data the installed code reads at run time
                      "medmo/clinical/lexicon.yaml", "medmo/evaluation/judge_prompt.txt", "medmo/evaluation/tasks.py",
                      "medmo/training/sft.py", "medmo/training/data/converters/base.py",
