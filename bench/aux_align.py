@@ -22,8 +22,8 @@ recipes at 64 px), for each seed, every training step one epoch over the trainin
 
 Held-out phantoms: findings F1 of greedy reports (the evaluation harness's metric) and the mean
 token loss of the reference reports (teacher-forced; lower is better). Prints a table (mean ± std
-over seeds) and writes `<output>/aux_align.json`. Not part of `make demo`: about 10 minutes on the
-2-core CPU machine with one torch thread. Phantoms are not patients: this shows whether the stage-1
+over seeds) and writes `<output>/aux_align.json`. Not part of `make demo`: 17.5 min measured on the
+shared 2-core CPU machine (8.7 CPU-minutes, one torch thread). Phantoms are not patients: this shows whether the stage-1
 mechanism carries what an encoder knows into what the model reads from its images, nothing clinical.
 """
 
