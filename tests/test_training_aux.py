@@ -75,11 +75,13 @@ def test_stage1_aux_prealign_trains_the_encoder_and_projector_only(workspace):
     assert any(name.startswith(ENCODER) for name in changed) and any(name.startswith(PROJECTOR) for name in changed)
 
 
-def test_aux_freezing_on_a_model_without_one_is_refused(workspace):
+def test_aux_options_that_cannot_apply_are_refused(workspace):
     with pytest.raises(ValueError, match=r"freeze_aux_projector is set but the model has no auxiliary vision encoder.*medmo attach-aux"):
         sft.main(recipe_args("stage1_reports", workspace, "x", "--freeze_aux_projector", "true"))
     with pytest.raises(ValueError, match=r"lora_aux_projector is set but the model has no auxiliary vision encoder"):
         sft.main(recipe_args("finetune_lora", workspace, "y", "--lora_aux_projector", "true"))
+    with pytest.raises(ValueError, match=r"lora_aux_projector applies to LoRA runs"):
+        sft.main(recipe_args("stage1_aux_align", workspace, "z", "--model_name_or_path", str(workspace / "aux-base"), "--lora_aux_projector", "true"))
 
 
 def test_lora_presets_leave_the_auxiliary_modules_alone(workspace):

@@ -31,7 +31,10 @@ def model_and_processor(medmo_args, model_args, training_args):
     to_save = aux_projector_names(model) if medmo_args.lora_aux_projector else None
     if medmo_args.lora_aux_projector and not to_save:
         raise ValueError("lora_aux_projector is set but the model has no auxiliary vision encoder (`medmo attach-aux` adds one).")
-    return model, processor, lora_config(medmo_args.lora_preset, model_args, modules_to_save=to_save)
+    peft_config = lora_config(medmo_args.lora_preset, model_args, modules_to_save=to_save)
+    if to_save and peft_config is None:
+        raise ValueError("lora_aux_projector applies to LoRA runs: set lora_preset (or use_peft), or freeze_aux_projector: false to train it without LoRA.")
+    return model, processor, peft_config
 
 
 def data(medmo_args, kind: str, seed: int):
