@@ -269,6 +269,12 @@ def export_medmo_to_qwen3vl(source: str | Path, output_dir: str | Path, link: bo
         raise CheckpointError(f"{source} is not a folder; pass a MedMO checkpoint folder.")
     medmo_config = _read_json(source / "config.json")
     _check_model_type(medmo_config, source, ("medmo",))
+    if medmo_config.get("aux_vision"):
+        raise CheckpointError(
+            f"{source} has an auxiliary vision encoder (config.json `aux_vision`). Qwen3-VL, and engines that know only "
+            "Qwen3-VL (vLLM, SGLang), have no such module: its weights would be dropped and the model would see other "
+            "image tokens than it was trained on. Serve this model with transformers instead."
+        )
     weights, index = weight_files(source)
     config = qwen3vl_config_dict(medmo_config)
     with _atomic_output(output_dir) as staging:

@@ -3,6 +3,7 @@
 
     medmo convert SRC OUT           Qwen3-VL-format folder -> MedMO repository folder
     medmo export-qwen3vl SRC OUT    MedMO folder -> plain Qwen3-VL folder (vLLM, SGLang)
+    medmo attach-aux SRC ENC OUT    MedMO folder + a vision encoder folder (e.g. RAD-DINO) -> MedMO with an auxiliary encoder
     medmo build-tiny OUT            a random tiny MedMO repository, for tests and demos
     medmo data phantom OUT          synthetic phantom radiographs for the tiny recipes
     medmo data convert NAME RAW OUT a data set's raw release -> training JSONL (+ summary.json)
@@ -42,10 +43,18 @@ def _export(args: argparse.Namespace) -> None:
     print(f"Qwen3-VL folder written to {output}")
 
 
+def _attach_aux(args: argparse.Namespace) -> None:
+    from .aux_encoder import attach_aux_encoder
+
+    output = attach_aux_encoder(args.source, args.encoder, args.output, image_size=args.image_size, feature_layer=args.feature_layer,
+                                image_mean=args.image_mean, image_std=args.image_std, link=not args.copy, seed=args.seed)  # fmt: skip
+    print(f"MedMO repository with an auxiliary vision encoder written to {output}")
+
+
 def _build_tiny(args: argparse.Namespace) -> None:
     from .tiny import save_tiny
 
-    output = save_tiny(args.output, seed=args.seed)
+    output = save_tiny(args.output, seed=args.seed, aux_encoder=args.aux_encoder)
     print(f"Tiny MedMO repository written to {output}")
 
 
@@ -163,9 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--copy", action="store_true", help="copy weight shards instead of hard-linking them")
     export.set_defaults(handler=_export)
 
+    attach = commands.add_parser("attach-aux", help="add a pretrained vision encoder (RAD-DINO, SigLIP, ...) as an auxiliary encoder")
+    attach.add_argument("source", help="a MedMO repository folder")
+    attach.add_argument("encoder", help="a local vision-encoder folder (config.json, safetensors, preprocessor_config.json)")
+    attach.add_argument("output", help="new folder to write (must not exist or be empty)")
+    attach.add_argument("--image-size", type=int, help="the encoder's square input side (default: from its preprocessor_config.json)")
+    attach.add_argument("--feature-layer", type=int, help="take this hidden state (0 = embeddings) instead of the encoder's output")
+    attach.add_argument("--image-mean", type=float, nargs=3, help="the encoder's normalisation (default: from its preprocessor_config.json)")
+    attach.add_argument("--image-std", type=float, nargs=3)
+    attach.add_argument("--seed", type=int, default=0, help="seed of the projector's first layer (its output layer starts at zero)")
+    attach.add_argument("--copy", action="store_true", help="copy weight shards instead of hard-linking them")
+    attach.set_defaults(handler=_attach_aux)
+
     tiny = commands.add_parser("build-tiny", help="write a random tiny MedMO repository (offline)")
     tiny.add_argument("output", help="folder to write")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--aux-encoder", choices=["dinov2", "siglip"], help="attach a tiny random auxiliary vision encoder of this kind")
     tiny.set_defaults(handler=_build_tiny)
 
     data = commands.add_parser("data", help="training and evaluation data")

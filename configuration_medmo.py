@@ -13,7 +13,7 @@ import transformers
 
 
 try:
-    from transformers import Qwen3VLConfig
+    from transformers import AutoConfig, PretrainedConfig, Qwen3VLConfig
 except ImportError as error:  # Qwen3-VL arrived in transformers 4.57
     raise ImportError(
         f"MedMO needs transformers >= 4.57 (Qwen3-VL support); this environment has {transformers.__version__}. "
@@ -137,6 +137,95 @@ def _with_both_rope_spellings(text: dict) -> dict:
     return text
 
 
+# The normalisation of Qwen3-VL's published image processor, which the auxiliary encoder undoes to
+# recover pixels from `pixel_values` unless the settings name the processor's own.
+QWEN3VL_IMAGE_MEAN = [0.5, 0.5, 0.5]
+QWEN3VL_IMAGE_STD = [0.5, 0.5, 0.5]
+
+
+_ENCODER_KEYS_NOT_KEPT = ("_name_or_path", "transformers_version", "architectures", "dtype", "torch_dtype")
+
+
+def _three_floats(value, name: str) -> list[float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(isinstance(v, (int, float)) for v in value):
+        raise ValueError(f"aux_vision: {name} must be three numbers (one per RGB channel), got {value!r}.")
+    if name.endswith("std") and min(value) <= 0:
+        raise ValueError(f"aux_vision: {name} must be positive, got {value!r}.")
+    return [float(v) for v in value]
+
+
+def _aux_encoder_settings(spec, position: int) -> dict:
+    """One auxiliary encoder's settings, checked and completed (see `MedMOConfig`'s `aux_vision`)."""
+    where = f"aux_vision encoder {position}"
+    if isinstance(spec, PretrainedConfig):
+        spec = {"config": spec}
+    if not isinstance(spec, dict) or "config" not in spec:
+        raise ValueError(f"{where} must be a dict with a `config` (the encoder's transformers config), got {spec!r}.")
+    unknown = set(spec) - {"config", "image_size", "image_mean", "image_std", "feature_layer"}
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: config, image_size, image_mean, image_std, feature_layer.")
+    encoder = spec["config"]
+    if isinstance(encoder, PretrainedConfig):
+        encoder = {**encoder.to_diff_dict(), "model_type": encoder.model_type}
+    if not isinstance(encoder, dict) or not encoder.get("model_type"):
+        raise ValueError(f"{where}: `config` must be a transformers config or its dict with a `model_type` (e.g. \"dinov2\").")
+    # Where and with which version the encoder was saved, and its dtype, are not part of MedMO's model.
+    encoder = {key: copy.deepcopy(value) for key, value in encoder.items() if key not in _ENCODER_KEYS_NOT_KEPT}
+    settings = {key: value for key, value in encoder.items() if key != "model_type"}
+    try:
+        built = AutoConfig.for_model(encoder["model_type"], **settings)
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"{where}: transformers cannot build a {encoder['model_type']!r} config ({error}).") from None
+    if getattr(built, "vision_config", None) is not None:
+        raise ValueError(
+            f"{where}: {encoder['model_type']!r} is a dual text-image model; give its vision tower's config "
+            f"(e.g. `SiglipVisionConfig`, model_type \"siglip_vision_model\")."
+        )
+    patch_size, hidden_size = getattr(built, "patch_size", None), getattr(built, "hidden_size", None)
+    if not isinstance(patch_size, int) or not isinstance(hidden_size, int):
+        raise ValueError(f"{where}: a {encoder['model_type']!r} config has no integer `patch_size` / `hidden_size`; "
+                         "use a ViT-style vision encoder (DINOv2, SigLIP or CLIP vision, ViT).")  # fmt: skip
+    image_size = spec.get("image_size") or getattr(built, "image_size", None)
+    if not isinstance(image_size, int) or image_size <= 0 or image_size % patch_size:
+        raise ValueError(f"{where}: image_size {image_size!r} must be a positive multiple of the encoder's patch_size {patch_size}.")
+    for name in ("image_mean", "image_std"):
+        if name not in spec:
+            raise ValueError(f"{where} lacks `{name}`: give the encoder's normalisation (its preprocessor_config.json "
+                             "has it; `medmo attach-aux` copies it from there).")  # fmt: skip
+    feature_layer = spec.get("feature_layer")
+    layers = getattr(built, "num_hidden_layers", None)
+    if feature_layer is not None and (not isinstance(feature_layer, int) or (layers and not -layers - 1 <= feature_layer <= layers)):
+        raise ValueError(f"{where}: feature_layer {feature_layer!r} must be None (the encoder's output) or an index into "
+                         f"its hidden states (0 = embeddings ... {layers}).")  # fmt: skip
+    return {
+        "config": encoder,
+        "image_size": image_size,
+        "image_mean": _three_floats(spec["image_mean"], "image_mean"),
+        "image_std": _three_floats(spec["image_std"], "image_std"),
+        "feature_layer": feature_layer,
+    }
+
+
+def aux_vision_settings(value) -> dict | None:
+    """`aux_vision` in its complete form: `{"encoders": [...], "processor_image_mean": [...],
+    "processor_image_std": [...]}`, each encoder with every key filled in. Accepts that form, a list
+    of encoder dicts, or one encoder dict; raises `ValueError` naming the field that is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, (PretrainedConfig, list, tuple)) or (isinstance(value, dict) and "config" in value):
+        value = {"encoders": value if isinstance(value, (list, tuple)) else [value]}
+    if not isinstance(value, dict) or not value.get("encoders"):
+        raise ValueError(f"aux_vision must be a dict with a non-empty `encoders` list (or a list of encoders), got {value!r}.")
+    unknown = set(value) - {"encoders", "processor_image_mean", "processor_image_std"}
+    if unknown:
+        raise ValueError(f"aux_vision has unknown keys {sorted(unknown)}; allowed: encoders, processor_image_mean, processor_image_std.")
+    return {
+        "encoders": [_aux_encoder_settings(spec, position) for position, spec in enumerate(value["encoders"])],
+        "processor_image_mean": _three_floats(value.get("processor_image_mean", QWEN3VL_IMAGE_MEAN), "processor_image_mean"),
+        "processor_image_std": _three_floats(value.get("processor_image_std", QWEN3VL_IMAGE_STD), "processor_image_std"),
+    }
+
+
 class MedMOConfig(Qwen3VLConfig):
     r"""
     Configuration of a MedMO model: a Qwen3-VL configuration with `model_type="medmo"`.
@@ -162,6 +251,18 @@ class MedMOConfig(Qwen3VLConfig):
             Id of `<|vision_end|>`.
         tie_word_embeddings (`bool`, *optional*, defaults to `False`):
             Share the input embedding with `lm_head` (MedMO-4B does, MedMO-8B does not).
+        aux_vision (`dict` or `list`, *optional*, defaults to `None`):
+            Auxiliary vision encoders (stage i of the paper: e.g. a radiology DINOv2 such as RAD-DINO, or
+            a SigLIP-family medical encoder) whose features are projected and added to Qwen3-VL's image
+            tokens. `None` (the default, and every published checkpoint) is plain Qwen3-VL, and the key is
+            then absent from `config.json`. Otherwise `{"encoders": [...], "processor_image_mean": [...],
+            "processor_image_std": [...]}` (a list of encoders, or one encoder, is accepted too), each
+            encoder a dict with `config` (any transformers ViT-style vision config or its dict, with
+            `model_type`), `image_size` (square input side; defaults to the encoder config's),
+            `image_mean` / `image_std` (its normalisation, required) and `feature_layer` (`None` for the
+            encoder's output, or an index into its hidden states). `processor_image_*` is the MedMO
+            processor's normalisation (Qwen3-VL's 0.5 / 0.5 by default), undone to recover pixels.
+            `medmo attach-aux` writes all of it from a pretrained encoder folder.
         **kwargs:
             Any other [`PretrainedConfig`] argument.
 
@@ -178,6 +279,13 @@ class MedMOConfig(Qwen3VLConfig):
     >>> # A tiny random model for tests and demos
     >>> model = MedMOForConditionalGeneration(MedMOConfig.from_preset("tiny"))
 
+    >>> # ... with a small random DINOv2 as auxiliary encoder (its projector starts at zero)
+    >>> dinov2 = {"model_type": "dinov2", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+    ...           "intermediate_size": 64, "patch_size": 8, "image_size": 32}
+    >>> config = MedMOConfig.from_preset("tiny", aux_vision=[{"config": dinov2, "image_mean": [0.5] * 3, "image_std": [0.25] * 3}])
+    >>> config.aux_vision["encoders"][0]["image_size"]
+    32
+
     ```
     """
 
@@ -192,6 +300,7 @@ class MedMOConfig(Qwen3VLConfig):
         vision_start_token_id=151652,
         vision_end_token_id=151653,
         tie_word_embeddings=False,
+        aux_vision=None,
         **kwargs,
     ):
         # A Qwen3-VL config.json says "qwen3_vl"; loaded into this class it is a MedMO config.
@@ -212,6 +321,7 @@ class MedMOConfig(Qwen3VLConfig):
             vision_start_token_id=vision_start_token_id,
             vision_end_token_id=vision_end_token_id,
             tie_word_embeddings=tie_word_embeddings,
+            aux_vision=aux_vision_settings(aux_vision),
             **kwargs,
         )
         self._check_shapes()
@@ -261,9 +371,11 @@ class MedMOConfig(Qwen3VLConfig):
         5.x writes M-RoPE settings only under `rope_parameters`; 4.57 reads `rope_theta` and
         `rope_scaling`, so both spellings are written. The vision tower's type is written as
         `qwen3_vl_vision`, the name 5.x resolves to the vision-only config. A saved model's
-        `auto_map` lists every Auto class that can load it.
+        `auto_map` lists every Auto class that can load it. `aux_vision` is written only when set.
         """
         output = super().to_dict()
+        if output.get("aux_vision") is None:  # a plain MedMO (every published checkpoint) writes today's file
+            output.pop("aux_vision", None)
         _with_both_rope_spellings(output.get("text_config", {}))
         output.get("vision_config", {})["model_type"] = "qwen3_vl_vision"
         auto_map = output.get("auto_map")
@@ -278,4 +390,4 @@ class MedMOConfig(Qwen3VLConfig):
 # `save_pretrained` then writes this file and its `auto_map` entry next to the weights.
 MedMOConfig.register_for_auto_class()
 
-__all__ = ["MedMOConfig", "PRESETS"]
+__all__ = ["MedMOConfig", "PRESETS", "aux_vision_settings"]

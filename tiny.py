@@ -156,9 +156,53 @@ def build_tiny(seed: int = 0, tokenizer=None, **config_overrides):
     return model.eval(), processor
 
 
-def save_tiny(output_dir: str | Path, seed: int = 0, **config_overrides) -> Path:
-    """Write a complete tiny MedMO repository folder (weights, code, processor) to `output_dir`."""
+def save_tiny(output_dir: str | Path, seed: int = 0, aux_encoder: str | None = None, **config_overrides) -> Path:
+    """Write a complete tiny MedMO repository folder (weights, code, processor) to `output_dir`,
+    with a tiny random auxiliary encoder attached when `aux_encoder` names one of `TINY_AUX_ENCODERS`."""
     from .checkpoint import save_medmo_folder
 
     model, processor = build_tiny(seed=seed, **config_overrides)
-    return save_medmo_folder(model, processor, output_dir)
+    if aux_encoder is None:
+        return save_medmo_folder(model, processor, output_dir)
+    from .aux_encoder import attach_aux_encoder
+
+    with tempfile.TemporaryDirectory() as encoder_folder:
+        save_tiny_aux_encoder(encoder_folder, aux_encoder, seed=seed)
+        return attach_aux_encoder(model, encoder_folder, output_dir, processor=processor, seed=seed)
+
+
+# Tiny vision encoders in the shape of the real auxiliary candidates, with their processors' settings:
+# RAD-DINO (a DINOv2 that centre-crops to its input) and a SigLIP vision tower (resizes to a square).
+TINY_AUX_ENCODERS = {
+    "dinov2": (
+        {"model_type": "dinov2", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+         "patch_size": 8, "image_size": 64},
+        {"image_processor_type": "BitImageProcessor", "do_resize": True, "size": {"shortest_edge": 64}, "do_center_crop": True,
+         "crop_size": {"height": 64, "width": 64}, "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+         "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]},
+    ),
+    "siglip": (
+        {"model_type": "siglip_vision_model", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "intermediate_size": 64, "patch_size": 8, "image_size": 32},
+        {"image_processor_type": "SiglipImageProcessor", "do_resize": True, "size": {"height": 32, "width": 32},
+         "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
+    ),
+}  # fmt: skip
+
+
+def save_tiny_aux_encoder(output_dir: str | Path, kind: str = "dinov2", seed: int = 0, **config_overrides) -> Path:
+    """Write a tiny random vision-encoder folder as a pretrained one looks (config, safetensors weights,
+    `preprocessor_config.json`), for `attach_aux_encoder` in tests and the tiny recipes."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    if kind not in TINY_AUX_ENCODERS:
+        raise ValueError(f"Unknown tiny auxiliary encoder {kind!r}; choose one of {sorted(TINY_AUX_ENCODERS)}.")
+    config, processor_settings = TINY_AUX_ENCODERS[kind]
+    config = {**config, **config_overrides}
+    torch.manual_seed(seed)
+    model = AutoModel.from_config(AutoConfig.for_model(config.pop("model_type"), **config))
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir, safe_serialization=True)
+    (output_dir / "preprocessor_config.json").write_text(json.dumps(processor_settings, indent=2) + "\n", encoding="utf-8")
+    return output_dir

@@ -42,7 +42,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_installs_a_working_medmo_package(wheel, tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("medmo/__init__.py", "medmo/configuration_medmo.py", "medmo/modeling_medmo.py",
-                     "medmo/processing_medmo.py", "medmo/chat_template.jinja", "medmo/cli.py", "medmo/loading.py",
+                     "medmo/processing_medmo.py", "medmo/aux_vision_medmo.py", "medmo/aux_encoder.py", "medmo/chat_template.jinja", "medmo/cli.py", "medmo/loading.py",
                      # package data the installed code reads at run time
                      "medmo/clinical/lexicon.yaml", "medmo/evaluation/judge_prompt.txt", "medmo/evaluation/tasks/__init__.py",
                      "medmo/sources/deeplesion.py", "medmo/data_cards/registry.yaml", "medmo/data_cards/vqa_rad.md",

@@ -21,8 +21,8 @@ def remote_code_files() -> list[Path]:
     return sorted(files)
 
 
-def test_the_processor_pulls_in_the_box_and_image_modules():
-    assert {path.name for path in remote_code_files()} == {*REMOTE_CODE, "boxes.py", "medical_images.py"}
+def test_the_code_files_pull_in_the_box_image_and_aux_vision_modules():
+    assert {path.name for path in remote_code_files()} == {*REMOTE_CODE, "boxes.py", "medical_images.py", "aux_vision_medmo.py"}
 
 
 @pytest.mark.parametrize("path", remote_code_files(), ids=lambda path: path.name)

@@ -21,7 +21,8 @@ def recipe_args(recipe: str, root: Path, output: str, *extra: str) -> list[str]:
     """Arguments that run a tiny recipe on the workspace for a few steps."""
     data = root / "data" / "phantom"
     stage_file = {"stage1_reports": "stage1_reports", "stage2_grounding": "stage2_grounding",
-                  "stage3_instruct": "stage3_instruct", "stage4_grpo": "stage4_grpo", "finetune_lora": "stage3_instruct"}[recipe]  # fmt: skip
+                  "stage3_instruct": "stage3_instruct", "stage4_grpo": "stage4_grpo", "finetune_lora": "stage3_instruct",
+                  "stage1_aux_align": "stage1_reports", "stage1_aux_prealign": "stage1_reports"}[recipe]  # fmt: skip
     return [
         "--config", str(RECIPES / "tiny" / f"{recipe}.yaml"),
         "--model_name_or_path", str(root / "base"),

@@ -31,8 +31,14 @@ class MedMOArguments:
     freeze_vision_tower: bool = field(default=False, metadata={"help": "Freeze the ViT blocks and patch embedding."})
     freeze_merger: bool = field(default=False, metadata={"help": "Freeze the merger and DeepStack mergers (projector)."})
     freeze_language_model: bool = field(default=False, metadata={"help": "Freeze the language model and lm_head."})
+    freeze_aux_encoder: bool = field(default=False, metadata={"help": "Freeze the auxiliary vision encoders (models made by `medmo attach-aux`)."})
+    freeze_aux_projector: bool = field(default=False, metadata={"help": "Freeze the auxiliary encoders' projectors."})
     lora_preset: str | None = field(
         default=None, metadata={"help": "LoRA targets: 'language' or 'language_vision' (sets use_peft)."}
+    )
+    lora_aux_projector: bool = field(
+        default=False,
+        metadata={"help": "With LoRA, also train the auxiliary projectors in full (PEFT modules_to_save, saved with the adapter)."},
     )
     merge_adapter: bool = field(default=False, metadata={"help": "After LoRA training, also save the merged model in <output_dir>/merged."})
     base_model_id: str | None = field(default=None, metadata={"help": "Hub id of the base model, for the card."})

@@ -14,7 +14,7 @@ from medmo.loading import load_model, load_processor
 
 from .data.loading import load_mixture, write_report
 from .hub import HubPushCallback, recipe_from_argv, run_card
-from .modules import freeze, lora_config, merge_adapter
+from .modules import aux_projector_names, freeze, lora_config, merge_adapter
 
 
 logger = logging.getLogger("medmo.training")
@@ -33,8 +33,15 @@ def model_and_processor(medmo_args, model_args, training_args):
     model = load_model(model_args.model_name_or_path, model_args.dtype, model_args.attn_implementation)
     if getattr(training_args, "activation_checkpointing", False) or getattr(training_args, "gradient_checkpointing", False):
         model.config.use_cache = False
-    freeze(model, medmo_args.freeze_vision_tower, medmo_args.freeze_merger, medmo_args.freeze_language_model)
-    return model, processor, lora_config(medmo_args.lora_preset, model_args)
+    freeze(model, medmo_args.freeze_vision_tower, medmo_args.freeze_merger, medmo_args.freeze_language_model,
+           aux_encoder=medmo_args.freeze_aux_encoder, aux_projector=medmo_args.freeze_aux_projector)  # fmt: skip
+    to_save = aux_projector_names(model) if medmo_args.lora_aux_projector else None
+    if medmo_args.lora_aux_projector and not to_save:
+        raise ValueError("lora_aux_projector is set but the model has no auxiliary vision encoder (`medmo attach-aux` adds one).")
+    peft_config = lora_config(medmo_args.lora_preset, model_args, modules_to_save=to_save)
+    if to_save and peft_config is None:
+        raise ValueError("lora_aux_projector applies to LoRA runs: set lora_preset (or use_peft), or freeze_aux_projector: false to train it without LoRA.")
+    return model, processor, peft_config
 
 
 def data(medmo_args, kind: str, seed: int):

@@ -13,6 +13,9 @@ logger = logging.getLogger(__name__)
 VISION_TOWER = ("model.visual.patch_embed.", "model.visual.pos_embed.", "model.visual.blocks.")
 MERGER = ("model.visual.merger.", "model.visual.deepstack_merger_list.")
 LANGUAGE_MODEL = ("model.language_model.", "lm_head.")
+# The optional auxiliary vision encoders and their projectors (`MedMOConfig.aux_vision`).
+AUX_ENCODER = ("model.aux_vision.encoders.",)
+AUX_PROJECTOR = ("model.aux_vision.projectors.",)
 
 # LoRA targets as full-match regexes over module names. A bare "proj" would also hit the Conv3d
 # patch embedding, hence the anchored vision pattern.
@@ -27,9 +30,16 @@ LORA_PRESETS = {
 }
 
 
-def freeze(model, vision_tower: bool = False, merger: bool = False, language_model: bool = False) -> dict[str, int]:
-    """Freeze the chosen parts; returns trainable and frozen parameter counts."""
+def freeze(model, vision_tower: bool = False, merger: bool = False, language_model: bool = False,
+           aux_encoder: bool = False, aux_projector: bool = False) -> dict[str, int]:  # fmt: skip
+    """Freeze the chosen parts; returns trainable and frozen parameter counts. `aux_encoder` /
+    `aux_projector` need a model with an auxiliary vision encoder (`medmo attach-aux`)."""
+    if (aux_encoder or aux_projector) and aux_projector_names(model) == []:
+        flag = "freeze_aux_encoder" if aux_encoder else "freeze_aux_projector"
+        raise ValueError(f"{flag} is set but the model has no auxiliary vision encoder: attach one with "
+                         f"`medmo attach-aux`, or drop {flag} from the recipe.")  # fmt: skip
     prefixes = (VISION_TOWER if vision_tower else ()) + (MERGER if merger else ()) + (LANGUAGE_MODEL if language_model else ())
+    prefixes += (AUX_ENCODER if aux_encoder else ()) + (AUX_PROJECTOR if aux_projector else ())
     for name, parameter in model.named_parameters():
         if name.startswith(prefixes):
             parameter.requires_grad_(False)
@@ -41,8 +51,19 @@ def freeze(model, vision_tower: bool = False, merger: bool = False, language_mod
     return {"trainable": trainable, "frozen": frozen}
 
 
-def lora_config(preset: str | None, model_args):
-    """A PEFT LoraConfig from a preset name (or from TRL's ModelConfig when `use_peft` is set)."""
+def aux_projector_names(model) -> list[str]:
+    """Module names of the auxiliary projectors (`model.aux_vision.projectors.<i>`); empty without an
+    auxiliary vision encoder."""
+    aux = getattr(getattr(model, "model", None), "aux_vision", None)
+    return [f"model.aux_vision.projectors.{index}" for index in range(len(aux.projectors))] if aux is not None else []
+
+
+def lora_config(preset: str | None, model_args, modules_to_save: list[str] | None = None):
+    """A PEFT LoraConfig from a preset name (or from TRL's ModelConfig when `use_peft` is set).
+
+    The presets adapt only the language model and Qwen's vision tower, never auxiliary encoders;
+    `modules_to_save` (e.g. `aux_projector_names(model)`) trains those modules in full beside the
+    adapters and saves them with it."""
     if preset is None and not getattr(model_args, "use_peft", False):
         return None
     from peft import LoraConfig
@@ -58,6 +79,7 @@ def lora_config(preset: str | None, model_args):
         lora_alpha=model_args.lora_alpha,
         lora_dropout=model_args.lora_dropout,
         target_modules=targets,
+        modules_to_save=modules_to_save or None,
         task_type="CAUSAL_LM",
     )
 
@@ -67,4 +89,4 @@ def merge_adapter(model):
     return model.merge_and_unload()
 
 
-__all__ = ["LORA_PRESETS", "freeze", "lora_config", "merge_adapter"]
+__all__ = ["LORA_PRESETS", "aux_projector_names", "freeze", "lora_config", "merge_adapter"]
