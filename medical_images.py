@@ -406,27 +406,36 @@ def _dicom_affine(dataset) -> np.ndarray | None:
     return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps  # DICOM patient space is LPS; NIfTI's is RAS
 
 
-def read_dicom_series(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-    """A folder of single-frame DICOM slices as one volume `(columns, rows, slices)`, sorted by position."""
+def read_dicom_series_datasets(folder: str | os.PathLike) -> tuple[list[Path], list, np.ndarray | None]:
+    """The single-frame DICOM slices of a series folder in the order `read_dicom_series` stacks
+    them (by position along the slice normal, else by instance number): `(paths, datasets, affine)`,
+    the affine mapping voxel (column, row, slice) to RAS, or None without geometry tags."""
     folder = Path(folder)
-    datasets = []
+    found = []
     for path in sorted(folder.iterdir()):
         if path.is_file() and _is_dicom_file(path):
             dataset = read_dicom(path)
             if "PixelData" in dataset:
-                datasets.append(dataset)
-    if not datasets:
+                found.append((path, dataset))
+    if not found:
         raise ValueError(f"{folder} holds no DICOM slices with pixel data.")
-    affine = _dicom_affine(datasets[0])
+    affine = _dicom_affine(found[0][1])
     if affine is not None:
         normal = affine[:3, 2] * np.array([-1.0, -1.0, 1.0])  # back to LPS for the projection
-        datasets.sort(key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=np.float64))))
-        first, last = (np.asarray(ds.ImagePositionPatient, dtype=np.float64) for ds in (datasets[0], datasets[-1]))
-        if len(datasets) > 1:
-            step = (last - first) / (len(datasets) - 1)
+        found.sort(key=lambda item: float(np.dot(normal, np.asarray(item[1].ImagePositionPatient, dtype=np.float64))))
+        first, last = (np.asarray(item[1].ImagePositionPatient, dtype=np.float64) for item in (found[0], found[-1]))
+        if len(found) > 1:
+            step = (last - first) / (len(found) - 1)
             affine[:3, 2] = np.diag([-1.0, -1.0, 1.0]) @ step
     else:
-        datasets.sort(key=lambda ds: int(ds.get("InstanceNumber", 0) or 0))
+        found.sort(key=lambda item: int(item[1].get("InstanceNumber", 0) or 0))
+    return [path for path, _ in found], [dataset for _, dataset in found], affine
+
+
+def read_dicom_series(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """A folder of single-frame DICOM slices as one volume `(columns, rows, slices)`, sorted by position."""
+    folder = Path(folder)
+    _, datasets, affine = read_dicom_series_datasets(folder)
     shapes = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
     if len(shapes) != 1:
         raise ValueError(f"{folder} mixes slice sizes {sorted(shapes)}; pass one series per folder.")
@@ -548,6 +557,7 @@ __all__ = [
     "load_image",
     "load_volume_slices",
     "read_dicom",
+    "read_dicom_series_datasets",
     "read_volume",
     "resolve_window",
 ]
