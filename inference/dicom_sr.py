@@ -151,7 +151,7 @@ def build_study_report(sources: list[tuple[object, list[dict], int | None]], mod
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(observer_type=codes.cid270.Device,
                                                                                      observer_identifying_attributes=device))  # fmt: skip
     report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=codes.SCT.ImagingProcedure,
-                                     imaging_measurements=groups, referenced_images=evidence)  # fmt: skip
+                                     imaging_measurements=groups)  # fmt: skip
     report[0].ContentSequence.append(hd.sr.TextContentItem(name=codes.DCM.Comment, value=RESEARCH_USE,
                                                            relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))  # fmt: skip
     document = hd.sr.Comprehensive3DSR(
