@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     prediction.add_argument("--out", required=True, help="output folder: predictions.jsonl, overlays/, sr/, summary.json")
     prediction.add_argument("--task", choices=["grounding", "report", "vqa"], default="grounding")
     prediction.add_argument("--prompt", help="the instruction or question (default: the task's evaluation prompt; vqa needs one)")
-    prediction.add_argument("--window", help="CT window preset (lung, mediastinum, abdomen, liver, bone, brain) or CENTER,WIDTH")
+    prediction.add_argument("--window", help="CT window preset (lung, mediastinum, abdomen, liver, bone, brain) or CENTER,WIDTH (--window=-600,1500)")
     prediction.add_argument("--frame", type=int, help="frame of multi-frame DICOM images (default: the middle one)")
     prediction.add_argument("--axis", choices=["axial", "coronal", "sagittal"], default="axial", help="volume slicing axis")
     prediction.add_argument("--slices", type=int, nargs="+", help="volume slice indices (default: --num-slices evenly spaced)")

@@ -146,24 +146,28 @@ def classify(path: Path) -> str | None:
         return None
 
 
-def _series_uid(path: Path) -> tuple[str, bool] | None:
-    """(SeriesInstanceUID, whether the file is one positioned single-frame slice), None if unreadable."""
+def _slice_header(path: Path) -> tuple[str, tuple | None] | None:
+    """(SeriesInstanceUID, slice position or None when the file is not one positioned single-frame
+    slice), or None when the header cannot be read."""
     import pydicom
 
     try:
         header = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception:  # any damage: the file is then read as an image and its error reported there
         return None
-    positioned = "ImagePositionPatient" in header and "ImageOrientationPatient" in header
-    return str(header.get("SeriesInstanceUID", "")), positioned and int(header.get("NumberOfFrames", 1) or 1) == 1
+    single = int(header.get("NumberOfFrames", 1) or 1) == 1 and "ImageOrientationPatient" in header
+    position = tuple(float(v) for v in header.ImagePositionPatient) if single and "ImagePositionPatient" in header else None
+    return str(header.get("SeriesInstanceUID", "")), position
 
 
 def _folder_studies(folder: Path, root: Path, files: list[Path]) -> Iterator[Study | Skipped]:
-    """The studies among one folder's files: a DICOM series folder is one study, else one per file."""
+    """The studies among one folder's files: a DICOM series folder (one series, two or more slices
+    at distinct positions) is one study, else one study per file."""
     kinds = {path: classify(path) for path in files}
     dicoms = [path for path in files if kinds[path] == "dicom"]
-    headers = [_series_uid(path) for path in dicoms]
-    series = len(dicoms) >= 2 and all(headers) and len({uid for uid, _ in headers}) == 1 and all(slice_ for _, slice_ in headers)
+    headers = [_slice_header(path) for path in dicoms]
+    series = (len(dicoms) >= 2 and all(headers) and len({uid for uid, _ in headers}) == 1 and all(position for _, position in headers)
+              and len({position for _, position in headers}) == len(headers))  # fmt: skip
     if series:
         yield Study(_relative(folder, root), folder, "series")
     for path in files:
@@ -304,7 +308,41 @@ def _write_overlay(path: Path, image, boxes) -> None:
     from medmo.boxes import draw_boxes
 
     with atomic_writer(path, "wb") as file:
-        draw_boxes(image, boxes).save(file, format="PNG")
+        draw_boxes(image, boxes).save(file, format="PNG", compress_level=1)  # 4x faster than the default, a little larger
+
+
+class _OutputWriter:
+    """Writes a batch's overlays on a background thread while the next batch generates, then its
+    records: a record reaches `predictions.jsonl` (synced) only after its overlay is on disk, so a
+    crash can lose the batches in flight but never leave a record without its overlay."""
+
+    def __init__(self, appender: JsonlAppender):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.appender, self.executor, self.waiting = appender, ThreadPoolExecutor(max_workers=1), None
+
+    def submit(self, records: list[dict], drawings: list) -> None:
+        self._finish_waiting()
+        futures = [self.executor.submit(_write_overlay, *drawing) for drawing in drawings]
+        self.waiting = (records, futures)
+
+    def _finish_waiting(self) -> None:
+        if self.waiting is not None:
+            records, futures = self.waiting
+            self.waiting = None
+            for future in futures:
+                future.result()  # an overlay that failed to write stops the run before its record is written
+            self.appender.write(records)
+
+    def __enter__(self) -> "_OutputWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        try:
+            if exc_type is None:
+                self._finish_waiting()
+        finally:
+            self.executor.shutdown(wait=True)
 
 
 def _check_settings(out_dir: Path, settings: dict) -> None:
@@ -318,6 +356,7 @@ def _check_settings(out_dir: Path, settings: dict) -> None:
                                f"{', '.join(f'{previous.get(k)!r} -> {settings.get(k)!r}' for k in changed)}); use another --out "
                                "or the same settings to resume.")  # fmt: skip
     else:
+        out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
 
 
@@ -384,14 +423,12 @@ def predict(
     kind = TASKS[task]
     prompt = prompt or evaluation_prompt(task)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    settings = {"model": str(model), "task": task, "prompt": prompt, **dataclasses.asdict(options), "quantization": quantization,
-                "max_new_tokens": max_new_tokens}  # fmt: skip
-    _check_settings(out_dir, settings)
-
     studies, skipped = discover(inputs, out_dir)
     if not studies:
         raise PredictError(f"No images, DICOM files or volumes found in {', '.join(map(str, inputs))}.")
+    settings = {"model": str(model), "task": task, "prompt": prompt, **dataclasses.asdict(options), "quantization": quantization,
+                "max_new_tokens": max_new_tokens}  # fmt: skip
+    _check_settings(out_dir, json.loads(json.dumps(settings)))  # compared as stored: tuples become lists
     summary = Summary(found=Counter(s.kind for s in studies), not_images=skipped)
     if skipped:
         logger.warning("%d input(s) are not images and were skipped (listed in summary.json)", len(skipped))
@@ -415,29 +452,33 @@ def predict(
     tokens = max_new_tokens or MAX_NEW_TOKENS[kind]
 
     pending: list = []
+    with JsonlAppender(path) as appender, _OutputWriter(appender) as writer:
 
-    def flush(appender: JsonlAppender) -> None:
-        texts = generate(list(pending), tokens)
-        records = []
-        for sample, text in zip(pending, texts):
-            record = prediction_record(dataclasses.replace(sample, images=[sample.meta["source"]]), text, processor)
-            if kind == "grounding" and overlays:
-                record["overlay"] = f"overlays/{overlay_name(sample.id)}"
-                _write_overlay(out_dir / record["overlay"], sample.images[0], record["predicted_boxes"])
-                summary.overlays += 1
-            records.append(record)
-        appender.write(records)  # synced: overlays first, so every record on disk has its overlay
-        done.update((record["id"], record) for record in records)
-        summary.predicted += len(records)
-        pending.clear()
+        def flush() -> None:
+            texts = generate(list(pending), tokens)
+            records, drawings = [], []
+            for sample, text in zip(pending, texts):
+                record = prediction_record(dataclasses.replace(sample, images=[sample.meta["source"]]), text, processor)
+                if kind == "grounding" and overlays:
+                    record["overlay"] = f"overlays/{overlay_name(sample.id)}"
+                    drawings.append((out_dir / record["overlay"], sample.images[0], record["predicted_boxes"]))
+                records.append(record)
+            writer.submit(records, drawings)
+            done.update((record["id"], record) for record in records)
+            summary.predicted += len(records)
+            summary.overlays += len(drawings)
+            pending.clear()
 
-    with JsonlAppender(path) as appender:
         for study in tqdm(todo, desc="medmo predict", unit=" studies", disable=not progress):
             try:
                 samples = read_study(study, options, kind, prompt)
-            except (ValueError, ImportError, OSError) as error:
+            except (ValueError, ImportError, OSError) as error:  # the readers' messages name the file and the problem
                 summary.unreadable.append(Skipped(study.id, str(error)))
                 logger.warning("could not read %s: %s", study.id, error)
+                continue
+            except Exception as error:  # anything else a damaged or odd input raises must not stop the other studies
+                summary.unreadable.append(Skipped(study.id, f"{type(error).__name__}: {error}"))
+                logger.warning("could not read %s: %s: %s", study.id, type(error).__name__, error)
                 continue
             for sample in samples:
                 sample.meta["study_samples"] = len(samples)
@@ -446,9 +487,9 @@ def predict(
                     continue
                 pending.append(sample)
                 if len(pending) >= batch_size:
-                    flush(appender)
+                    flush()
         if pending:
-            flush(appender)
+            flush()
 
     if dicom_sr:
         from .dicom_sr import write_study_reports

@@ -51,8 +51,15 @@ CONTENT_TYPES = ("text", "input_text", "output_text", "image_url", "input_image"
 
 
 def _require_serving():
+    import importlib.util
+
     from transformers.utils.import_utils import is_serve_available
 
+    if importlib.util.find_spec("transformers.cli.serving") is None:
+        import transformers
+
+        raise ImportError(f"medmo serve runs transformers' serving app (transformers.cli.serving), which transformers {transformers.__version__} "
+                          "lacks: pip install -U 'transformers>=5.24'")  # fmt: skip
     if not is_serve_available():
         raise ImportError('medmo serve needs fastapi, uvicorn, pydantic and openai: pip install "medmo[serve]"')
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from inference_helpers import ScriptedBackend, mixed_folder, write_series
 from PIL import Image
+from pydicom.data import get_testdata_file
 
 from medmo.cli import main as cli
 from medmo.files import read_jsonl
@@ -196,3 +197,36 @@ def test_readme_predict_command_runs_as_written(tiny_dir, tmp_path, monkeypatch)
     assert cli(shlex.split(command)[1:] + ["--max-new-tokens", "8"]) == 0
     summary = json.loads((tmp_path / "predictions" / "summary.json").read_text())
     assert summary["predictions_new"] == 6 and len(summary["dicom_sr"]) == 2
+
+
+def test_copies_of_one_slice_are_images_and_an_unreadable_series_does_not_stop_the_run(tiny, tmp_path):
+    _, processor = tiny
+    (tmp_path / "dups").mkdir()
+    for name in ("a.dcm", "b.dcm"):  # one slice twice: same series and position, not a volume
+        shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "dups" / name)
+    assert sorted(study.kind for study in discover([tmp_path / "dups"])[0]) == ["dicom", "dicom"]
+    # named as a series in a table, the copies cannot be laid out as a volume (nibabel's OrientationError)
+    Image.new("RGB", (32, 32)).save(tmp_path / "fine.png")
+    (tmp_path / "list.jsonl").write_text(json.dumps({"path": "dups"}) + "\n" + json.dumps({"image": "fine.png"}) + "\n")
+    summary = predict("tiny", [tmp_path / "list.jsonl"], tmp_path / "out", generate=ScriptedBackend(lambda s: "x"), processor=processor, progress=False)
+    assert summary["predictions_new"] == 1
+    (problem,) = summary["unreadable"]["files"]
+    assert problem["location"] == "dups" and problem["reason"].startswith("OrientationError")
+
+
+def test_a_window_given_as_numbers_resumes(tiny, tmp_path):
+    _, processor = tiny
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "ct.dcm")
+    options = ReadOptions(window=(40.0, 400.0))
+    for _ in range(2):  # the second run finds the settings it wrote, tuple stored as a list
+        summary = predict("tiny", [tmp_path / "ct.dcm"], tmp_path / "out", generate=ScriptedBackend(lambda s: "x"), processor=processor,
+                          options=options, progress=False)  # fmt: skip
+    assert summary["predictions_resumed"] == 1
+
+
+def test_nothing_is_written_when_no_study_is_found(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    with pytest.raises(PredictError, match="No images, DICOM files or volumes"):
+        predict("tiny", [tmp_path / "in"], tmp_path / "out", generate=ScriptedBackend(str), processor=None, progress=False)
+    assert not (tmp_path / "out").exists()

@@ -262,3 +262,18 @@ def test_http_images_only_when_enabled(tiny_dir, image_host, server):
         assert chat(remote, "/etc/hosts").status_code == 400
         big = "data:image/png;base64," + base64.b64encode(b"\0" * 20_000).decode()
         assert chat(remote, big).status_code == 413
+
+
+def test_readme_client_block_runs_as_written(server, scripted, tmp_path, monkeypatch, capsys):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- tested: serve-client\b.*?-->.*?```python\n(.*?)```", readme, re.DOTALL).group(1)
+    monkeypatch.chdir(tmp_path)
+    import shutil
+
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "chest.dcm")
+    exec(code.replace("http://127.0.0.1:8000/v1", server.base_url), {})
+    printed = capsys.readouterr().out.splitlines()
+    expected = scripted.post_process_grounding([ANSWER], [(128, 128)])[0]
+    assert printed == [ANSWER] + [f"{f['label']} {f['box']}" for f in expected]
