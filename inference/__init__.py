@@ -8,5 +8,5 @@
 - `medmo.inference.vllm_plugin`: the `vllm.general_plugins` entry point (`vllm serve path/to/medmo-repo`);
 - `medmo.inference.quantization`: int8 (CPU) and bitsandbytes 8/4-bit (CUDA) loading.
 
-Modules are imported where used: `import medmo.inference` loads nothing heavy.
+Each module imports its heavy dependencies (fastapi, highdicom, optimum-quanto, vllm) where they are used.
 """

@@ -21,7 +21,9 @@ one, so a request naming `/etc/hosts` or `../weights/model.safetensors` would ma
 its own files. Here images come only as base64 `data:` URLs (PNG, JPEG, ..., or DICOM as
 `data:application/dicom;base64,...`), or as http(s) URLs when started with
 `--allow-remote-images`; anything else is refused with HTTP 400 naming that rule, as are content
-types other than text and images and `chat_template_kwargs` (which reach the processor). The
+types other than text and images, `chat_template_kwargs` (which reach the processor) and
+`generation_config`; images over `max_image_bytes` get 413 (cap whole request bodies in the
+reverse proxy that adds authentication, if the server is exposed). The
 server binds to 127.0.0.1 unless `--host` says otherwise, serves only its own model (`/load_model`
 of anything else is refused), and logs neither request bodies nor images. `/v1/systemone` and
 `/v1/audio/transcriptions` are not served (their inputs bypass the image rule).
@@ -155,6 +157,8 @@ def _handler_classes():
         def _validate_request(self, body: dict) -> None:
             if body.get("chat_template_kwargs"):
                 raise _http_error(400, "medmo serve does not accept chat_template_kwargs (they reach the processor, which reads files).")
+            if body.get("generation_config"):
+                raise _http_error(400, "medmo serve does not accept generation_config; use max_tokens, temperature, top_p, seed, stop.")
             super()._validate_request(body)
 
         def get_processor_inputs_from_messages(self, messages: list[dict], modality) -> list[dict]:

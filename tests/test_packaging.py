@@ -32,8 +32,12 @@ def test_wheel_installs_a_working_medmo_package(tmp_path):
                      # package data the installed code reads at run time
                      "medmo/clinical/lexicon.yaml", "medmo/evaluation/judge_prompt.txt", "medmo/evaluation/tasks.py",
                      "medmo/training/sft.py", "medmo/training/data/converters/base.py",
-                     "medmo/training/recipes/tiny/stage2_grounding.yaml", "medmo/training/accelerate_configs/zero2.yaml"):
+                     "medmo/training/recipes/tiny/stage2_grounding.yaml", "medmo/training/accelerate_configs/zero2.yaml",
+                     "medmo/inference/vllm_plugin.py", "medmo/inference/serve.py"):
         assert expected in names, expected
+    # what vLLM discovers in an installed medmo (`vllm serve path/to/medmo-repo`)
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    assert "[vllm.general_plugins]\nmedmo = medmo.inference.vllm_plugin:register" in entry_points
     assert not any(name.startswith(("medmo/tests/", "medmo/bench/", "tests/")) for name in names)
 
     target = tmp_path / "site"

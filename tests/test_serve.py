@@ -178,6 +178,8 @@ def test_other_content_types_and_template_kwargs_are_refused(server, opened):
     pixel = base64.b64encode(_png(1, 1)).decode()
     response = chat(server, f"data:image/png;base64,{pixel}", chat_template_kwargs={"images": ["/etc/hosts"]})
     assert response.status_code == 400 and "chat_template_kwargs" in response.json()["detail"]
+    response = chat(server, f"data:image/png;base64,{pixel}", generation_config='{"max_new_tokens": 2}')
+    assert response.status_code == 400 and "generation_config" in response.json()["detail"]
     assert opened == []
 
 
