@@ -411,8 +411,6 @@ def predict(
         raise PredictError(f"Unknown --task {task!r}; use one of {', '.join(TASKS)}.")
     if dicom_sr and task != "grounding":
         raise PredictError("--dicom-sr writes boxes as DICOM SR: it needs --task grounding.")
-    if task == "vqa" and not prompt:
-        raise PredictError("--task vqa needs a question: pass --prompt (or a `prompt` column in an input table).")
     if dicom_sr:
         from .dicom_sr import _highdicom
 
@@ -421,11 +419,14 @@ def predict(
 
     options = options or ReadOptions()
     kind = TASKS[task]
-    prompt = prompt or evaluation_prompt(task)
+    prompt = prompt or (evaluation_prompt(task) if task != "vqa" else None)
     out_dir = Path(out_dir)
     studies, skipped = discover(inputs, out_dir)
     if not studies:
         raise PredictError(f"No images, DICOM files or volumes found in {', '.join(map(str, inputs))}.")
+    unasked = [study.id for study in studies if not (study.prompt or prompt)]
+    if unasked:
+        raise PredictError(f"--task vqa needs a question for every input ({unasked[0]} has none): pass --prompt, or a `prompt` column in an input table.")
     settings = {"model": str(model), "task": task, "prompt": prompt, **dataclasses.asdict(options), "quantization": quantization,
                 "max_new_tokens": max_new_tokens}  # fmt: skip
     _check_settings(out_dir, json.loads(json.dumps(settings)))  # compared as stored: tuples become lists

@@ -154,14 +154,16 @@ def test_table_prompts_reach_the_model(tiny, studies, tmp_path):
     (tmp_path / "questions.jsonl").write_text(json.dumps({"image": "in/dicom/ct.dcm", "prompt": "Is this a CT?"}) + "\n")
     seen = []
     backend = ScriptedBackend(lambda sample: seen.append(sample.prompt) or "yes")
-    predict("tiny", [tmp_path / "questions.jsonl"], tmp_path / "out", task="vqa", prompt="Default question?", generate=backend, processor=processor,
-            progress=False)  # fmt: skip
+    predict("tiny", [tmp_path / "questions.jsonl"], tmp_path / "out", task="vqa", generate=backend, processor=processor, progress=False)
     assert seen == ["Is this a CT?"] and records(tmp_path / "out")["in/dicom/ct.dcm"]["kind"] == "open"
+    predict("tiny", [tmp_path / "in" / "dicom"], tmp_path / "out2", task="vqa", prompt="Any nodule?", generate=backend, processor=processor,
+            progress=False)  # fmt: skip
+    assert seen[1:] == ["Any nodule?", "Any nodule?"]
 
 
 def test_bad_options_stop_with_the_fix(tiny, studies, tmp_path, capsys):
     _, processor = tiny
-    with pytest.raises(PredictError, match="needs a question"):
+    with pytest.raises(PredictError, match="needs a question for every input"):
         predict("tiny", [studies], tmp_path / "a", task="vqa", processor=processor, generate=ScriptedBackend(str))
     with pytest.raises(PredictError, match="needs --task grounding"):
         predict("tiny", [studies], tmp_path / "b", task="report", dicom_sr=True, processor=processor, generate=ScriptedBackend(str))
