@@ -147,18 +147,23 @@ def _predict(args: argparse.Namespace) -> int:
         summary = predict(args.model, args.inputs, args.out, task=args.task, prompt=args.prompt, options=options, batch_size=args.batch_size,
                           max_new_tokens=args.max_new_tokens, overlays=not args.no_overlays, dicom_sr=args.dicom_sr, backend=args.backend,
                           device=args.device, quantization=args.quantization, revision=args.revision)  # fmt: skip
-    except PredictError as error:
+    except (PredictError, ImportError) as error:  # bad input, or an optional package to install (named)
         print(f"medmo predict: error: {error}", file=sys.stderr)
         return 2
     print(format_summary(summary, args.out))
     return 0
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _serve(args: argparse.Namespace) -> int:
     from .inference.serve import serve
 
-    serve(args.model, host=args.host, port=args.port, served_model_name=args.served_model_name, device=args.device,
-          quantization=args.quantization, allow_remote_images=args.allow_remote_images, max_image_bytes=args.max_image_mb * 2**20)  # fmt: skip
+    try:
+        serve(args.model, host=args.host, port=args.port, served_model_name=args.served_model_name, device=args.device,
+              quantization=args.quantization, allow_remote_images=args.allow_remote_images, max_image_bytes=args.max_image_mb * 2**20)  # fmt: skip
+    except ImportError as error:  # the serving stack or a quantization package to install (named)
+        print(f"medmo serve: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> None:

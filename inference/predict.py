@@ -44,8 +44,6 @@ logger = logging.getLogger(__name__)
 # `--task` -> (record kind, which the evaluation harness's generation lengths and metrics know).
 TASKS = {"grounding": "grounding", "report": "report", "vqa": "open"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pgm", ".ppm")
-DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
 TABLE_SUFFIXES = (".csv", ".jsonl")
 # Run settings that change predictions: a rerun into the same folder must use the same ones.
 SETTINGS = ("model", "task", "prompt", "window", "frame", "axis", "slices", "num_slices", "quantization", "max_new_tokens")
@@ -115,27 +113,15 @@ def _reason_kind(item: Skipped) -> str:
 # --------------------------------------------------------------------------- finding inputs
 
 
-def _is_nifti(path: Path) -> bool:
-    return path.name.lower().endswith(NIFTI_SUFFIXES)
-
-
-def _has_dicom_preamble(path: Path) -> bool:
-    try:
-        with open(path, "rb") as file:
-            file.seek(128)
-            return file.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
 def classify(path: Path) -> str | None:
     """"image", "dicom", "volume" (NIfTI) or None for a file that is none of these."""
-    suffix = path.suffix.lower()
-    if _is_nifti(path):
+    from .runtime import is_dicom_file, is_nifti
+
+    if is_nifti(path):
         return "volume"
-    if suffix in DICOM_SUFFIXES or _has_dicom_preamble(path):
+    if is_dicom_file(path):  # a DICOM suffix or the DICM preamble
         return "dicom"
-    if suffix in IMAGE_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
         return "image"
     from PIL import Image, UnidentifiedImageError
 
@@ -267,14 +253,12 @@ def _sample(study: Study, sample_id: str, image, kind: str, prompt: str, meta: d
 def read_study(study: Study, options: ReadOptions, kind: str, prompt: str) -> list:
     """The samples of one study (PIL images in `images`): one per image, one per chosen slice.
     Raises ValueError / ImportError / OSError with the reason when the study cannot be read."""
-    from .runtime import load_image, load_volume_slices, read_dicom_series_datasets
+    from .runtime import load_image, load_volume_slices, read_dicom, read_dicom_series_datasets
 
     prompt = study.prompt or prompt
     if study.kind == "image":
         return [_sample(study, study.id, load_image(study.path, window=options.window), kind, prompt, {})]
     if study.kind == "dicom":
-        from medmo.medical_images import read_dicom
-
         dataset = read_dicom(study.path)
         image = load_image(dataset, window=options.window, frame=options.frame)
         frames = int(dataset.get("NumberOfFrames", 1) or 1)

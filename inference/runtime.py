@@ -10,7 +10,9 @@ from medmo.evaluation.runner import MAX_NEW_TOKENS, TransformersBackend, VLLMBac
 from medmo.evaluation.runner import load_model as _load_full_precision
 from medmo.evaluation.runner import load_processor
 from medmo.evaluation.tasks import Sample
-from medmo.medical_images import canonical, load_image, load_volume_slices, read_dicom_series_datasets, read_volume, volume_planes
+from medmo.medical_images import _is_dicom_file as is_dicom_file
+from medmo.medical_images import _is_nifti as is_nifti
+from medmo.medical_images import canonical, load_image, load_volume_slices, read_dicom, read_dicom_series_datasets, read_volume, volume_planes
 
 
 def load_model(path: str, device: str | None = None, quantization: str | None = None):
@@ -33,11 +35,14 @@ __all__ = [
     "VLLMBackend",
     "canonical",
     "generate_batch",
+    "is_dicom_file",
+    "is_nifti",
     "load_image",
     "load_model",
     "load_processor",
     "load_volume_slices",
     "prediction_record",
+    "read_dicom",
     "read_dicom_series_datasets",
     "read_volume",
     "volume_planes",
