@@ -279,3 +279,14 @@ def test_readme_client_block_runs_as_written(server, scripted, tmp_path, monkeyp
     printed = capsys.readouterr().out.splitlines()
     expected = scripted.post_process_grounding([ANSWER], [(128, 128)])[0]
     assert printed == [ANSWER] + [f"{f['label']} {f['box']}" for f in expected]
+
+
+def test_the_responses_api_follows_the_same_rule(server, opened):
+    def respond(url):
+        content = [{"type": "input_image", "image_url": url}, {"type": "input_text", "text": "Findings?"}]
+        return request(f"{server.base_url}/responses", {"model": server.manager.served_name, "stream": False, "max_output_tokens": 2,
+                                                         "input": [{"role": "user", "content": content}]})  # fmt: skip
+
+    refused = respond("/etc/hosts")
+    assert refused.status_code == 400 and "only as base64 data: URLs" in refused.json()["detail"] and opened == []
+    assert respond("data:image/png;base64," + base64.b64encode(_png(16, 16)).decode()).status_code == 200
