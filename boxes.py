@@ -239,18 +239,30 @@ def model_input_size(image_size: Sequence[float], image_processor) -> tuple[int,
     """The `(width, height)` the Qwen3-VL image processor resizes an image of `image_size` to."""
     width, height = (int(round(value)) for value in _size(image_size, "image_size"))
     factor = image_processor.patch_size * image_processor.merge_size
-    min_pixels, max_pixels = _pixel_limits(image_processor)
+    min_pixels, max_pixels = pixel_limits(image_processor)
     resized_height, resized_width = _smart_resize(height, width, factor, min_pixels, max_pixels)
     return resized_width, resized_height
 
 
-def _pixel_limits(image_processor) -> tuple[int, int]:
+def pixel_limits(image_processor) -> tuple[int, int]:
+    """`(min_pixels, max_pixels)`: the pixel-count bounds the image processor resizes into."""
     size = getattr(image_processor, "size", None) or {}
     if not isinstance(size, dict):  # transformers 5 keeps a SizeDict
         size = {key: getattr(size, key, None) for key in ("shortest_edge", "longest_edge")}
     min_pixels = size.get("shortest_edge") or getattr(image_processor, "min_pixels", None)
     max_pixels = size.get("longest_edge") or getattr(image_processor, "max_pixels", None)
     return int(min_pixels), int(max_pixels)
+
+
+def boxes_in_original_pixels(text: str, frame: str, image_size: Sequence[float], image_processor=None) -> list[dict]:
+    """The boxes of a generated `text` written in `frame`, as `{"label", "box"}` in pixels of the
+    original image of `image_size` (floats, clipped, corners in order). `image_processor` (its
+    patch and merge size and pixel limits) places the `"model_pixels"` frame. What the processor's
+    `post_process_grounding` and the serving client both return."""
+    parsed = parse_boxes(text)
+    model_size = model_input_size(image_size, image_processor) if frame == "model_pixels" else None
+    converted = convert_boxes([item["box"] for item in parsed], frame, "original_pixels", image_size, model_size)
+    return [{"label": item["label"], "box": box.tolist()} for item, box in zip(parsed, converted)]
 
 
 def _smart_resize(height, width, factor, min_pixels, max_pixels):
@@ -480,6 +492,7 @@ __all__ = [
     "FRAMES",
     "TEXT_STYLES",
     "as_array",
+    "boxes_in_original_pixels",
     "convert_boxes",
     "cxcywh_to_xyxy",
     "decimals_for_frame",
@@ -495,6 +508,7 @@ __all__ = [
     "pairwise_iou",
     "pairwise_l1",
     "parse_boxes",
+    "pixel_limits",
     "polygon_to_xyxy",
     "resize_boxes",
     "xywh_to_xyxy",

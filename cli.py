@@ -10,6 +10,8 @@
     medmo data check-leakage ...    images / questions shared by training and test files
     medmo eval --model M --tasks T  evaluate a checkpoint on benchmarks (results.json / .md, plots)
     medmo eval score --predictions  recompute every metric from saved predictions
+    medmo predict --model M --inputs DIR --out OUT   run a model on unlabeled studies (overlays, DICOM SR)
+    medmo serve MODEL               an OpenAI-compatible chat endpoint for a MedMO folder
     medmo demo                      the README's demo
 
 Each sub-command's `--help` gives its options.
@@ -129,8 +131,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.action == "score":
         if not args.predictions:
             raise SystemExit("medmo eval score: pass --predictions FILE.jsonl (a predictions file an earlier run wrote).")
-        results = rescore(args.predictions, args.out, resamples=args.resamples, judge=judge, training_data=args.training_data,
-                          report_extras=args.report_extras)  # fmt: skip
+        rescore(args.predictions, args.out, resamples=args.resamples, judge=judge, training_data=args.training_data,
+                report_extras=args.report_extras)  # fmt: skip
     else:
         missing = [flag for flag, value in (("--model", args.model), ("--tasks", args.tasks), ("--data-dir", args.data_dir), ("--out", args.out)) if not value]
         if missing:
@@ -139,12 +141,42 @@ def _evaluate(args: argparse.Namespace) -> int:
         unknown = [t for t in tasks if t not in TASKS]
         if unknown:
             raise SystemExit(f"medmo eval: unknown task(s) {', '.join(unknown)}; `medmo eval --list-tasks` lists them.")
-        results = evaluate(args.model, tasks, args.data_dir, args.out, limit=args.limit, batch_size=args.batch_size, resamples=args.resamples,
-                           judge=judge, training_data=args.training_data, backend=args.backend, max_new_tokens=args.max_new_tokens,
-                           report_extras=args.report_extras)  # fmt: skip
+        evaluate(args.model, tasks, args.data_dir, args.out, limit=args.limit, batch_size=args.batch_size, resamples=args.resamples,
+                 judge=judge, training_data=args.training_data, backend=args.backend, max_new_tokens=args.max_new_tokens,
+                 report_extras=args.report_extras)  # fmt: skip
     out = Path(args.out or Path(args.predictions).parent)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"Results: {out / 'results.json'}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .inference.predict import PredictError, ReadOptions, format_summary, predict
+
+    window = args.window
+    if window and "," in window:
+        window = tuple(float(value) for value in window.split(","))
+    options = ReadOptions(window=window, frame=args.frame, axis=args.axis, slices=args.slices, num_slices=args.num_slices)
+    try:
+        summary = predict(args.model, args.inputs, args.out, task=args.task, prompt=args.prompt, options=options, batch_size=args.batch_size,
+                          max_new_tokens=args.max_new_tokens, overlays=not args.no_overlays, dicom_sr=args.dicom_sr, backend=args.backend,
+                          device=args.device, quantization=args.quantization, revision=args.revision)  # fmt: skip
+    except (PredictError, ImportError) as error:  # bad input, or an optional package to install (named)
+        print(f"medmo predict: error: {error}", file=sys.stderr)
+        return 2
+    print(format_summary(summary, args.out))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .inference.serve import serve
+
+    try:
+        serve(args.model, host=args.host, port=args.port, served_model_name=args.served_model_name, device=args.device,
+              quantization=args.quantization, allow_remote_images=args.allow_remote_images, max_image_bytes=args.max_image_mb * 2**20)  # fmt: skip
+    except ImportError as error:  # the serving stack or a quantization package to install (named)
+        print(f"medmo serve: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -238,6 +270,38 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--judge-model", default="gpt-4o-mini", help="judge model name sent to the endpoint")
     evaluation.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge's API key")
     evaluation.set_defaults(handler=_evaluate)
+
+    prediction = commands.add_parser("predict", help="run a model on unlabeled images, DICOM files and series, NIfTI volumes")
+    prediction.add_argument("--model", required=True, help="MedMO or Qwen3-VL folder or Hub id, or a LoRA adapter folder")
+    prediction.add_argument("--inputs", nargs="+", required=True, help="folders (searched recursively), .csv/.jsonl tables, or files")
+    prediction.add_argument("--out", required=True, help="output folder: predictions.jsonl, overlays/, sr/, summary.json")
+    prediction.add_argument("--task", choices=["grounding", "report", "vqa"], default="grounding")
+    prediction.add_argument("--prompt", help="the instruction or question (default: the task's evaluation prompt; vqa needs one)")
+    prediction.add_argument("--window", help="CT window preset (lung, mediastinum, abdomen, liver, bone, brain) or CENTER,WIDTH (--window=-600,1500)")
+    prediction.add_argument("--frame", type=int, help="frame of multi-frame DICOM images (default: the middle one)")
+    prediction.add_argument("--axis", choices=["axial", "coronal", "sagittal"], default="axial", help="volume slicing axis")
+    prediction.add_argument("--slices", type=int, nargs="+", help="volume slice indices (default: --num-slices evenly spaced)")
+    prediction.add_argument("--num-slices", type=int, help="evenly spaced slices per volume (default: the middle slice)")
+    prediction.add_argument("--batch-size", type=int, default=8)
+    prediction.add_argument("--max-new-tokens", type=int, help="override the task's generation length")
+    prediction.add_argument("--no-overlays", action="store_true", help="do not draw grounding predictions")
+    prediction.add_argument("--dicom-sr", action="store_true", help="write a DICOM SR per study with the boxes (grounding, DICOM inputs)")
+    prediction.add_argument("--revision", help="model revision recorded in DICOM SRs (default: Hub commit or a hash of the folder)")
+    prediction.add_argument("--backend", choices=["transformers", "vllm"], default="transformers", help="vllm: GPU only")
+    prediction.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    prediction.add_argument("--quantization", choices=["int8", "bnb-8bit", "bnb-4bit"], help="int8: CPU (optimum-quanto); bnb-*: CUDA")
+    prediction.set_defaults(handler=_predict)
+
+    serving = commands.add_parser("serve", help="an OpenAI-compatible /v1/chat/completions endpoint (transformers' server, MedMO loaded)")
+    serving.add_argument("model", help="MedMO folder or Hub id")
+    serving.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serving.add_argument("--port", type=int, default=8000)
+    serving.add_argument("--served-model-name", help="the `model` name clients send (default: the folder's name)")
+    serving.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    serving.add_argument("--quantization", choices=["int8", "bnb-8bit", "bnb-4bit"], help="int8: CPU (optimum-quanto); bnb-*: CUDA")
+    serving.add_argument("--allow-remote-images", action="store_true", help="also fetch http(s) image URLs (default: data: URLs only)")
+    serving.add_argument("--max-image-mb", type=int, default=64, help="largest image a request may carry")
+    serving.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", help="the four-stage recipe in miniature on phantoms (CPU), evaluated after each stage")
     demo.add_argument("--output", default="runs/demo", help="folder for the demo's outputs")

@@ -216,7 +216,7 @@ def _load_bytes(data: bytes, window, frame, max_pixels: int) -> Image.Image:
     return _open_raster(io.BytesIO(data), name, window, max_pixels)
 
 
-def _is_dicom_file(path: Path) -> bool:
+def is_dicom_file(path: Path) -> bool:
     if path.suffix.lower() in DICOM_SUFFIXES:
         return True
     try:
@@ -227,7 +227,7 @@ def _is_dicom_file(path: Path) -> bool:
         return False
 
 
-def _is_nifti(path: Path) -> bool:
+def is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
 
@@ -251,11 +251,11 @@ def load_image(source, window=None, frame: int | None = None, max_pixels: int = 
         path = Path(source)
         if not path.is_file():
             raise ValueError(f"Image file not found: {path}")
-        if _is_nifti(path):
+        if is_nifti(path):
             raise ValueError(
                 f"{path.name} is a NIfTI volume; pass it as {{'type': 'volume', 'volume': ...}} or use load_volume_slices."
             )
-        if _is_dicom_file(path):
+        if is_dicom_file(path):
             return dicom_to_image(read_dicom(path), window=window, frame=frame, max_pixels=max_pixels, name=path.name)
         return _open_raster(path, path.name, window, max_pixels)
     if hasattr(source, "__array__"):
@@ -279,9 +279,9 @@ def image_size(source) -> tuple[int, int]:
     path = Path(source)
     if not path.is_file():
         raise ValueError(f"Image file not found: {path}")
-    if _is_nifti(path):
+    if is_nifti(path):
         raise ValueError(f"{path.name} is a NIfTI volume, not an image.")
-    if _is_dicom_file(path):
+    if is_dicom_file(path):
         _pydicom()
         try:
             dataset = pydicom.dcmread(path, stop_before_pixels=True)
@@ -468,27 +468,36 @@ def _dicom_affine(dataset) -> np.ndarray | None:
     return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps  # DICOM patient space is LPS; NIfTI's is RAS
 
 
+def read_dicom_series_datasets(folder: str | os.PathLike) -> tuple[list[Path], list, np.ndarray | None]:
+    """The single-frame DICOM slices of a series folder in the order `read_dicom_series` stacks
+    them (by position along the slice normal, else by instance number): `(paths, datasets, affine)`,
+    the affine mapping voxel (column, row, slice) to RAS, or None without geometry tags."""
+    folder = Path(folder)
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and is_dicom_file(path):
+            dataset = read_dicom(path)
+            if "PixelData" in dataset:
+                found.append((path, dataset))
+    if not found:
+        raise ValueError(f"{folder} holds no DICOM slices with pixel data.")
+    affine = _dicom_affine(found[0][1])
+    if affine is not None:
+        normal = affine[:3, 2] * np.array([-1.0, -1.0, 1.0])  # back to LPS for the projection
+        found.sort(key=lambda item: float(np.dot(normal, np.asarray(item[1].ImagePositionPatient, dtype=np.float64))))
+        first, last = (np.asarray(item[1].ImagePositionPatient, dtype=np.float64) for item in (found[0], found[-1]))
+        if len(found) > 1:
+            step = (last - first) / (len(found) - 1)
+            affine[:3, 2] = np.diag([-1.0, -1.0, 1.0]) @ step
+    else:
+        found.sort(key=lambda item: int(item[1].get("InstanceNumber", 0) or 0))
+    return [path for path, _ in found], [dataset for _, dataset in found], affine
+
+
 def read_dicom_series(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """A folder of single-frame DICOM slices as one volume `(columns, rows, slices)`, sorted by position."""
     folder = Path(folder)
-    datasets = []
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and _is_dicom_file(path):
-            dataset = read_dicom(path)
-            if "PixelData" in dataset:
-                datasets.append(dataset)
-    if not datasets:
-        raise ValueError(f"{folder} holds no DICOM slices with pixel data.")
-    affine = _dicom_affine(datasets[0])
-    if affine is not None:
-        normal = affine[:3, 2] * np.array([-1.0, -1.0, 1.0])  # back to LPS for the projection
-        datasets.sort(key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=np.float64))))
-        first, last = (np.asarray(ds.ImagePositionPatient, dtype=np.float64) for ds in (datasets[0], datasets[-1]))
-        if len(datasets) > 1:
-            step = (last - first) / (len(datasets) - 1)
-            affine[:3, 2] = np.diag([-1.0, -1.0, 1.0]) @ step
-    else:
-        datasets.sort(key=lambda ds: int(ds.get("InstanceNumber", 0) or 0))
+    _, datasets, affine = read_dicom_series_datasets(folder)
     shapes = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
     if len(shapes) != 1:
         raise ValueError(f"{folder} mixes slice sizes {sorted(shapes)}; pass one series per folder.")
@@ -559,10 +568,10 @@ def read_volume(source) -> tuple[np.ndarray, np.ndarray | None, str]:
         return volume, affine, path.name
     if not path.is_file():
         raise ValueError(f"Volume not found: {path}")
-    if _is_nifti(path):
+    if is_nifti(path):
         volume, affine = read_nifti(path)
         return volume, affine, path.name
-    if _is_dicom_file(path):
+    if is_dicom_file(path):
         return _multiframe(read_dicom(path), path.name)
     raise ValueError(f"{path.name} is neither NIfTI (.nii, .nii.gz), multi-frame DICOM, nor a folder of DICOM slices.")
 
@@ -607,10 +616,15 @@ __all__ = [
     "apply_window",
     "array_to_image",
     "dicom_to_image",
+    "canonical",
     "image_size",
+    "is_dicom_file",
+    "is_nifti",
     "load_image",
     "load_volume_slices",
     "read_dicom",
+    "read_dicom_series_datasets",
     "read_volume",
     "resolve_window",
+    "volume_planes",
 ]

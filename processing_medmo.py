@@ -23,7 +23,7 @@ import copy
 from transformers import Qwen3VLProcessor
 from transformers.utils import is_torchvision_available
 
-from .boxes import FRAMES, convert_boxes, decimals_for_frame, draw_boxes, format_boxes, frame_size, model_input_size, parse_boxes
+from .boxes import FRAMES, boxes_in_original_pixels, convert_boxes, decimals_for_frame, draw_boxes, format_boxes, frame_size, model_input_size
 from .medical_images import load_image, load_volume_slices
 
 
@@ -235,10 +235,7 @@ class MedMOProcessor(Qwen3VLProcessor):
             raise ValueError(f"Got {len(texts)} texts but {len(image_sizes)} image sizes; pass one size per text.")
         results = []
         for text, size in zip(texts, image_sizes):
-            parsed = parse_boxes(text)
-            model_size = self.model_input_size(size) if frame == "model_pixels" else None
-            boxes = convert_boxes([item["box"] for item in parsed], frame, "original_pixels", size, model_size)
-            results.append([{"label": item["label"], "box": box.tolist()} for item, box in zip(parsed, boxes)])
+            results.append(boxes_in_original_pixels(text, frame, size, self.image_processor))
         return results
 
     def format_boxes(self, boxes, image_size, style: str | None = None, box_format: str | None = None) -> str:

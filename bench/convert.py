@@ -14,7 +14,6 @@ import shutil
 import struct
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch

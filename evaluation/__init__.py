@@ -9,7 +9,6 @@ batched resumable generation, and results a person can read and a machine can di
 >>> results = evaluate("runs/medmo-8b", ["vqa_rad"], "benchmarks", "eval/out")  # doctest: +SKIP
 """
 
-import json
 from pathlib import Path
 
 from medmo.loading import load_model, load_processor

@@ -38,7 +38,7 @@ def _plain(metric: dict | None, scale: float = 1.0) -> str:
 def markdown(results: dict) -> str:
     """Tables by family: VQA and text QA accuracy, report generation, grounding (values in %)."""
     tasks = results["tasks"]
-    lines = [f"# Evaluation of `{results['model']}`", "", f"Samples read, scored and skipped per task are in `results.json`; values are % with 95% bootstrap intervals.", ""]  # fmt: skip
+    lines = [f"# Evaluation of `{results['model']}`", "", "Samples read, scored and skipped per task are in `results.json`; values are % with 95% bootstrap intervals.", ""]  # fmt: skip
     for family, title in (("vqa", "Medical VQA (accuracy)"), ("text_qa", "Medical text QA (accuracy)")):
         names = [n for n in TASKS if n in tasks and TASKS[n].family == family and "answers" in tasks[n]["metrics"]]
         if names:

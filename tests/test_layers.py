@@ -2,6 +2,7 @@
 each layer imports only the layers below it, and no module imports itself back through others.
 
     floor 5  the commands and apps: cli, demo, quickstart, the package root
+    floor 4.5 inference/ (predict, serve, DICOM SR, quantized loading): uses evaluation's generation
     floor 4  training/ (its rewards excepted) and evaluation/: neither imports the other
     floor 3  sources/: one reader per raw data release
     floor 2  clinical/ (findings, answers, prompts, the task vocabulary), then training/rewards/
@@ -79,7 +80,10 @@ def floor(name: str) -> tuple[float, str]:
         return 1.0, "remote code"
     if short.startswith("training.rewards"):
         return 2.5, "rewards"
-    for prefix, level in (("clinical", 2.0), ("sources", 3.0), ("data_cards", 3.0), ("training", 4.0), ("evaluation", 4.0)):
+    # inference (predict, serve, DICOM SR) runs a trained model through the evaluation harness's
+    # batched generation, so it sits above evaluation (and never imports training)
+    for prefix, level in (("clinical", 2.0), ("sources", 3.0), ("data_cards", 3.0), ("training", 4.0), ("evaluation", 4.0),
+                          ("inference", 4.5)):
         if short == prefix or short.startswith(prefix + "."):
             return level, prefix
     return 1.5, "tools"  # checkpoint, loading, files, tiny, model_card, dependencies

@@ -47,8 +47,12 @@ def test_wheel_installs_a_working_medmo_package(wheel, tmp_path):
                      "medmo/clinical/lexicon.yaml", "medmo/evaluation/judge_prompt.txt", "medmo/evaluation/tasks/__init__.py",
                      "medmo/sources/deeplesion.py", "medmo/data_cards/registry.yaml", "medmo/data_cards/vqa_rad.md",
                      "medmo/training/sft.py", "medmo/training/data/converters/base.py",
-                     "medmo/training/recipes/tiny/stage2_grounding.yaml", "medmo/training/accelerate_configs/zero2.yaml"):  # fmt: skip
+                     "medmo/training/recipes/tiny/stage2_grounding.yaml", "medmo/training/accelerate_configs/zero2.yaml",
+                     "medmo/inference/vllm_plugin.py", "medmo/inference/serve.py"):  # fmt: skip
         assert expected in names, expected
+    # what vLLM discovers in an installed medmo (`vllm serve path/to/medmo-repo`)
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    assert "[vllm.general_plugins]\nmedmo = medmo.inference.vllm_plugin:register" in entry_points
     assert not any(name.startswith(("medmo/tests/", "medmo/bench/", "tests/", "medmo/data/")) for name in names)
 
     target = tmp_path / "site"
